@@ -1,0 +1,1 @@
+"""Core of the aquaculture feature store: settings, errors, logging, database access, migrations."""

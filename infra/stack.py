@@ -341,7 +341,7 @@ def postgres_bootstrap(config: StackConfig, bindir: Path, server_user: str | Non
     script = """
 SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', :'app_user', :'app_password')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'app_user') \\gexec
-SELECT format('ALTER ROLE %I PASSWORD %L', :'app_user', :'app_password') \\gexec
+SELECT format('ALTER ROLE %I CREATEDB PASSWORD %L', :'app_user', :'app_password') \\gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'app_database', :'app_user')
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'app_database') \\gexec
 """

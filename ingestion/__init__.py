@@ -1,0 +1,1 @@
+"""Message schema, validation, CSV history loader, Kafka producer and ingester."""

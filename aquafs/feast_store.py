@@ -1,0 +1,126 @@
+"""Open the Feast store from the project's settings, apply the feature repo, push to both stores."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+from feast import FeatureStore, FeatureView
+from feast.data_source import PushSource
+from feast.repo_config import load_repo_config
+from feast.repo_operations import parse_repo
+
+from aquafs.errors import ConfigError
+from aquafs.settings import Settings
+from feast_timescale.offline_store import connect, write_arrow_table
+
+logger = logging.getLogger(__name__)
+
+FEATURE_REPO = Path(__file__).resolve().parent.parent / "feature_repo"
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def export_feast_environment(settings: Settings) -> None:
+    """Set the variables that ``feature_store.yaml`` expands, from the project's settings."""
+    os.environ.update(settings.feast_environment())
+
+
+def unset_yaml_variables(repo_path: Path = FEATURE_REPO) -> list[str]:
+    """Return the ``${VAR}`` names in feature_store.yaml that the environment does not set."""
+    lines = (repo_path / "feature_store.yaml").read_text().splitlines()
+    text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    return sorted({name for name in _VARIABLE.findall(text) if not os.environ.get(name)})
+
+
+def open_store(settings: Settings, *, project: str | None = None, repo_path: Path = FEATURE_REPO) -> FeatureStore:
+    """Build a FeatureStore for ``repo_path`` with endpoints from ``settings``.
+
+    Args:
+        project: Feast project name to use instead of the one in feature_store.yaml; tests pass a
+            unique name so their registry entries and Redis keys never meet.
+
+    Raises:
+        ConfigError: a ``${VAR}`` in feature_store.yaml is still unset.
+    """
+    export_feast_environment(settings)
+    missing = unset_yaml_variables(repo_path)
+    if missing:
+        raise ConfigError(f"feature_store.yaml uses unset variable(s): {', '.join(missing)}")
+    config = load_repo_config(repo_path, repo_path / "feature_store.yaml")
+    if project is not None:
+        config = config.model_copy(update={"project": project})
+    return FeatureStore(repo_path=str(repo_path), config=config)
+
+
+def apply_repo(store: FeatureStore, repo_path: Path = FEATURE_REPO) -> None:
+    """Register every object defined in the feature repo, as ``feast apply`` does."""
+    # Feast names each repo module by its path relative to the working directory and imports it
+    # from sys.path, so parse the repo the way `feast apply` does: from inside the folder.
+    if str(repo_path) not in sys.path:
+        sys.path.append(str(repo_path))
+    with contextlib.chdir(repo_path):
+        repo = parse_repo(repo_path)
+    objects = [
+        *repo.entities,
+        *repo.data_sources,
+        *repo.feature_views,
+        *repo.on_demand_feature_views,
+        *repo.stream_feature_views,
+        *repo.feature_services,
+    ]
+    store.apply(objects)
+    logger.info("applied %d Feast objects to project %r", len(objects), store.project)
+
+
+def push_to_both_stores(store: FeatureStore, push_source_name: str, df: pd.DataFrame) -> int:
+    """Write ``df`` to the offline store, then to the online store of every view fed by the push source.
+
+    The offline write comes first and is idempotent on (entity, event time), so a failure at any
+    step leaves a state that calling this again with the same frame repairs: the offline insert
+    skips rows it already holds, and the Redis write keeps the newest event time per entity.
+    Feast's own ``push`` writes online first, so a failed offline write there leaves Redis ahead
+    of the history until the retry.
+
+    Returns:
+        How many rows were new to the offline store.
+    """
+    if df.empty:
+        return 0
+    views = _views_of_push_source(store, push_source_name)
+    written = 0
+    tables_done: set[str] = set()
+    with connect(store.config) as conn:
+        for view in views:
+            table_name = view.batch_source._postgres_options._table  # type: ignore[union-attr]
+            if table_name in tables_done:
+                continue
+            source_columns = [c for c in df.columns if c != "ingested_at"]
+            written += write_arrow_table(conn, table_name, pa.Table.from_pandas(df[source_columns], preserve_index=False))
+            tables_done.add(table_name)
+    for view in views:
+        if view.online:
+            store.write_to_online_store(view.name, df, allow_registry_cache=True)
+    return written
+
+
+def _views_of_push_source(store: FeatureStore, push_source_name: str) -> list[FeatureView]:
+    views = [
+        view
+        for view in store.list_feature_views(allow_cache=True)
+        if isinstance(view.stream_source, PushSource) and view.stream_source.name == push_source_name
+    ]
+    if not views:
+        sources = sorted(
+            source.name for source in store.list_data_sources(allow_cache=True) if isinstance(source, PushSource)
+        )
+        raise ConfigError(
+            f"no feature view reads push source {push_source_name!r} in project {store.project!r}; "
+            f"push sources: {sources}. Has the feature repo been applied (`aquafs apply`)?"
+        )
+    return views

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -66,7 +67,7 @@ def apply_repo(store: FeatureStore, repo_path: Path = FEATURE_REPO) -> None:
         sys.path.append(str(repo_path))
     with contextlib.chdir(repo_path):
         repo = parse_repo(repo_path)
-    objects = [
+    objects: list[Any] = [
         *repo.entities,
         *repo.data_sources,
         *repo.feature_views,

@@ -62,6 +62,9 @@ class PostgresSettings(BaseModel):
     """AQUA_POSTGRES__SSLMODE: libpq sslmode; use verify-full against a remote server."""
     sslrootcert: str | None = None
     """AQUA_POSTGRES__SSLROOTCERT: CA bundle path for verify-ca and verify-full."""
+    timescaledb: Literal["off", "auto", "on"] = "auto"
+    """AQUA_POSTGRES__TIMESCALEDB: schema variant of the migrations. ``auto`` uses TimescaleDB when the
+    server offers the extension and plain PostgreSQL otherwise, ``on`` requires it, ``off`` never uses it."""
 
     model_config = {"populate_by_name": True}
 
@@ -173,6 +176,9 @@ class Settings(BaseSettings):
     """AQUA_LOG_FORMAT: ``text`` for terminals, ``json`` for deployed jobs."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """AQUA_LOG_LEVEL: level of the project's loggers."""
+    data_dir: str | None = None
+    """AQUA_DATA_DIR: folder of the CSV history that ``aquafs load`` reads; unset means
+    ``../shared/data`` next to the repository."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,

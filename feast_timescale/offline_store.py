@@ -64,8 +64,8 @@ ENTITY_TS_COLUMN = "_aqua_entity_ts"
 class TimescaleOfflineStoreConfig(PostgreSQLOfflineStoreConfig):
     """Same keys as Feast's ``postgres`` offline store; only ``type`` differs."""
 
-    type: Literal["feast_timescale.offline_store.TimescaleOfflineStore"] = (  # type: ignore[assignment]
-        "feast_timescale.offline_store.TimescaleOfflineStore"
+    type: Literal["feast_timescale.offline_store.TimescaleOfflineStore"] = (
+        "feast_timescale.offline_store.TimescaleOfflineStore"  # type: ignore[assignment]
     )
 
 

@@ -1,0 +1,72 @@
+"""The ingester's one write step: push a batch of readings and features to both Feast stores."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+import pandas as pd
+import psycopg
+import redis.exceptions
+import sqlalchemy.exc
+from feast import FeatureStore
+from feast.data_source import PushMode
+
+from aquafs.errors import TransientError
+
+logger = logging.getLogger(__name__)
+
+READINGS_PUSH_SOURCE: Final = "water_readings_push"
+FEATURES_PUSH_SOURCE: Final = "sensor_features_push"
+
+# Failures of the network or of a server that is starting or stopping; a retry can cure them.
+_TRANSIENT_ERRORS: Final = (
+    ConnectionError,
+    TimeoutError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    psycopg.OperationalError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.DisconnectionError,
+)
+
+
+class StoreWriter:
+    """Writes validated readings and streamed features to the offline and online stores.
+
+    Both frames go through Feast push sources with ``PushMode.ONLINE_AND_OFFLINE``. The offline
+    store is idempotent on (sensor, event time), and Feast's Redis store skips a row whose event
+    time is not newer than the stored one, so writing a batch again after a partial failure is safe
+    and the online value never goes back in time.
+    """
+
+    def __init__(
+        self,
+        store: FeatureStore,
+        *,
+        readings_push_source: str = READINGS_PUSH_SOURCE,
+        features_push_source: str | None = FEATURES_PUSH_SOURCE,
+    ) -> None:
+        """Args:
+        features_push_source: None skips the features push, for a feature repo without it.
+        """
+        self.store = store
+        self._readings_push_source = readings_push_source
+        self._features_push_source = features_push_source
+
+    def write(self, readings: pd.DataFrame, features: pd.DataFrame | None) -> None:
+        """Push ``readings`` (columns of ``water_readings``) and ``features`` to both stores.
+
+        Raises:
+            TransientError: Redis, PostgreSQL or the registry did not answer; nothing needs undoing
+                before calling again with the same frames.
+        """
+        try:
+            if not readings.empty:
+                self.store.push(self._readings_push_source, readings, to=PushMode.ONLINE_AND_OFFLINE)
+            if self._features_push_source is not None and features is not None and not features.empty:
+                self.store.push(self._features_push_source, features, to=PushMode.ONLINE_AND_OFFLINE)
+        except _TRANSIENT_ERRORS as error:
+            message = f"cannot write {len(readings)} reading(s) to the feature store: {type(error).__name__}: {error}"
+            raise TransientError(message) from error

@@ -22,6 +22,7 @@ import argparse
 import base64
 import hashlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -32,6 +33,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INFRA_DIR = REPO_ROOT / "infra"
@@ -596,8 +598,16 @@ def env_lines(config: StackConfig) -> list[str]:
         "AQUA_REDIS__HOST": LOOPBACK,
         "AQUA_REDIS__PORT": str(config.redis_port),
         "AQUA_KAFKA__BOOTSTRAP_SERVERS": f"{LOOPBACK}:{config.kafka_port}",
+        # Derived values that feature_store.yaml reads, so plain `feast` commands work too.
+        "AQUA_POSTGRES__SCHEMA": "public",
+        "AQUA_FEAST_REGISTRY_URL": (
+            f"postgresql+psycopg://{quote(config.postgres_user, safe='')}:"
+            f"{quote(config.postgres_password, safe='')}@{LOOPBACK}:{config.postgres_port}/"
+            f"{quote(config.postgres_database, safe='')}?sslmode=disable"
+        ),
+        "AQUA_REDIS_CONNECTION_STRING": f"{LOOPBACK}:{config.redis_port},db=0",
     }
-    return [f"export {name}={value}" for name, value in values.items()]
+    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,103 @@
+"""The ``aquafs`` command: one subcommand per job.
+
+Each subcommand loads settings, configures logging, then runs; importing this module does nothing.
+Run ``aquafs --help`` or ``aquafs <command> --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+
+from aquafs.errors import AquaError
+from aquafs.logs import configure_logging
+from aquafs.settings import Settings, load_settings
+
+logger = logging.getLogger("aquafs.cli")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
+    from aquafs.feast_store import export_feast_environment, unset_yaml_variables
+
+    export_feast_environment(settings)
+    missing = unset_yaml_variables()
+    if missing:
+        print(f"feature_store.yaml uses unset variable(s): {', '.join(missing)}", file=sys.stderr)
+        return 1
+    print("configuration ok: every ${VAR} in feature_store.yaml is set")
+    return 0
+
+
+def _cmd_env(args: argparse.Namespace, settings: Settings) -> int:
+    for name, value in settings.feast_environment().items():
+        print(f"export {name}={_shell_quote(value)}")
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from aquafs.migrations import apply_migrations
+
+    applied = apply_migrations(settings.postgres)
+    print(f"migrations applied: {len(applied)}")
+    return 0
+
+
+def _cmd_apply(args: argparse.Namespace, settings: Settings) -> int:
+    from aquafs.feast_store import apply_repo, open_store
+
+    store = open_store(settings)
+    apply_repo(store)
+    print(f"feature repo applied to project {store.project!r}")
+    return 0
+
+
+def _cmd_feast(args: argparse.Namespace, settings: Settings) -> int:
+    from aquafs.feast_store import FEATURE_REPO, export_feast_environment
+
+    export_feast_environment(settings)
+    feast = os.path.join(os.path.dirname(sys.executable), "feast")
+    return subprocess.call([feast, *args.feast_args], cwd=FEATURE_REPO)
+
+
+COMMANDS: dict[str, tuple[str, Handler]] = {
+    "check-config": ("check that every variable feature_store.yaml needs is set", _cmd_check_config),
+    "env": ("print `export` lines for the variables feature_store.yaml expands", _cmd_env),
+    "migrate": ("apply the numbered SQL migrations in sql/ (idempotent)", _cmd_migrate),
+    "apply": ("register the feature repo in the Feast registry (like `feast apply`)", _cmd_apply),
+    "feast": ("run the Feast CLI in feature_repo/ with endpoints from AQUA_* settings", _cmd_feast),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aquafs", description="Aquaculture feature store jobs.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for name, (help_text, _) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if name == "feast":
+            sub.add_argument("feast_args", nargs=argparse.REMAINDER, help="arguments for `feast`")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings)
+        return COMMANDS[args.command][1](args, settings)
+    except AquaError as error:
+        print(f"aquafs {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+def _shell_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -19,6 +19,7 @@ from aquafs.errors import InvalidReadingError
 from ingestion.dead_letter import Rejection
 from ingestion.schema import MEASUREMENT_FIELDS, decode_message
 from ingestion.validation import validate_reading
+from transforms.stream import OutOfOrderReadingError
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class BatchResult:
     features: list[dict[str, Any]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     duplicates: int = 0
+    late: int = 0
+    """Valid readings not newer than their sensor's newest streamed one: stored without features."""
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
     def readings_frame(self, available_at: datetime) -> pd.DataFrame:
@@ -146,7 +149,13 @@ def _process_one(
     if state.stream is None:
         return
     try:
-        features = state.stream.update(reading)
+        features = state.stream.update(row)
+    except OutOfOrderReadingError as error:
+        # Late or out-of-order: the raw reading is stored; its features are left to the batch
+        # backfill because the stream only moves forward per sensor.
+        logger.debug("no streamed features for %s: %s", row["sensor_id"], error)
+        result.late += 1
+        return
     except Exception:  # a feature defect must not drop the reading itself
         logger.error(
             "feature stream failed on sensor %s at %s; writing the reading without features",

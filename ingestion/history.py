@@ -1,30 +1,23 @@
 """Reading messages from the real sensor history, for ``aqua-producer replay``.
 
-TODO: parse through ingestion.sources (the batch loader's parser) once it exists, so that replay
-and the loader agree on ids, time zones and units; remove the minimal parser below then.
+The rows come from :func:`ingestion.sources.iter_dataset_rows`, the batch loader's parser, so the
+replay and the loader agree on ids, time zones and units. Values go out as recorded, including
+impossible ones: rejecting them is the ingester's job, so a replay exercises the dead-letter path
+with real faults. Lines the parser cannot read at all (no timestamp) are skipped.
 """
 
 from __future__ import annotations
 
-import csv
-import heapq
+import logging
+import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
-from ingestion.schema import ReadingMessage
+from ingestion.schema import MEASUREMENT_FIELDS, ReadingMessage
+from ingestion.sources import iter_dataset_rows
 
-# NOTE: assumptions of the minimal parser. The KU-MWQ logger times have no zone; Khulna is UTC+6,
-# which the dataset's description suggests but does not state. The aquaponics Part A times carry
-# a literal "CET" (UTC+1) all year. Part B rows have a date only and are skipped here.
-KU_MWQ_ZONE = timezone(timedelta(hours=6))
-CET = timezone(timedelta(hours=1))
-
-_KU_MWQ_FILES = {
-    "sensor_data_30cm.csv": "depth-30cm",
-    "sensor_data_60cm.csv": "depth-60cm",
-}
-_AQUAPONICS_FILES = {"IoTPond11.csv": "pond-11", "IoTPond12.csv": "pond-12"}
+logger = logging.getLogger(__name__)
 
 
 def default_data_dir() -> Path:
@@ -33,96 +26,37 @@ def default_data_dir() -> Path:
 
 
 def history_messages(data_dir: Path, *, sensors: Iterable[str] | None = None) -> Iterator[ReadingMessage]:
-    """Yield every timed reading of the history, merged across files in event-time order.
+    """Yield every parsed reading of the history in event-time order.
 
-    Values are passed on as recorded, including impossible ones: rejecting them is the
-    ingester's job, so a replay exercises the dead-letter path with real faults.
+    The message id is derived from the file and line, so replaying the history twice sends the
+    same ids.
 
     Args:
         sensors: only these sensor ids; None yields all.
     """
     wanted = set(sensors) if sensors else None
-    streams = [
-        stream
-        for stream in (*_ku_mwq_streams(data_dir), *_aquaponics_streams(data_dir))
-        if wanted is None or stream[0] in wanted
-    ]
-    # Each file is nearly sorted already; sort each one so the merge is exact (KU-MWQ has two
-    # rows out of order).
-    merged = heapq.merge(
-        *(sorted(messages, key=lambda message: message.event_time) for _, messages in streams),
-        key=lambda message: message.event_time,
-    )
-    yield from merged
-
-
-def _ku_mwq_streams(data_dir: Path) -> list[tuple[str, list[ReadingMessage]]]:
-    folder = data_dir / "ku_mwq_fish_pond_depths"
-    streams = []
-    for file_name, position in _KU_MWQ_FILES.items():
-        path = folder / file_name
-        if not path.is_file():
+    messages = []
+    skipped = 0
+    for row in iter_dataset_rows(data_dir):
+        record = row.record
+        if record is None or not isinstance(record.get("event_timestamp"), datetime):
+            skipped += 1
             continue
-        sensor_id = f"ku-mwq/pond-1/{position}"
-        messages = []
-        with path.open(newline="", encoding="utf-8") as handle:
-            for line_number, row in enumerate(csv.DictReader(handle), start=2):
-                event_time = datetime.strptime(row["Date"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=KU_MWQ_ZONE)
-                messages.append(
-                    ReadingMessage(
-                        site_id="ku-mwq",
-                        pond_id="pond-1",
-                        sensor_id=sensor_id,
-                        event_time=event_time,
-                        measurements={
-                            "water_temp_c": _number(row.get("Temperature")),
-                            "ph": _number(row.get("pH")),
-                            "turbidity_ntu": _number(row.get("Turbidity")),
-                        },
-                        source=f"ku_mwq_fish_pond_depths/{file_name}:{line_number}",
-                    )
-                )
-        streams.append((sensor_id, messages))
-    return streams
-
-
-def _aquaponics_streams(data_dir: Path) -> list[tuple[str, list[ReadingMessage]]]:
-    folder = data_dir / "sensor_aquaponics_fish_ponds"
-    streams = []
-    for file_name, pond_id in _AQUAPONICS_FILES.items():
-        path = folder / file_name
-        if not path.is_file():
+        if wanted is not None and record.get("sensor_id") not in wanted:
             continue
-        sensor_id = f"udanor-aquaponics/{pond_id}/node-1"
-        messages = []
-        with path.open(newline="", encoding="utf-8") as handle:
-            for line_number, row in enumerate(csv.DictReader(handle), start=2):
-                stamp = row["created_at"]
-                if not stamp.endswith(" CET"):
-                    continue  # Part B: a date without a time of day
-                event_time = datetime.strptime(stamp[:-4], "%Y-%m-%d %H:%M:%S").replace(tzinfo=CET)
-                messages.append(
-                    ReadingMessage(
-                        site_id="udanor-aquaponics",
-                        pond_id=pond_id,
-                        sensor_id=sensor_id,
-                        event_time=event_time,
-                        measurements={
-                            "water_temp_c": _number(row.get("TEMPERATURE")),
-                            "ph": _number(row.get("pH")),
-                            "turbidity_ntu": _number(row.get("TURBIDITY")),
-                            "dissolved_oxygen_mg_l": _number(row.get("DISOLVED OXYGEN")),
-                            "ammonia_mg_l": _number(row.get("AMMONIA")),
-                            "nitrate_mg_l": _number(row.get("NITRATE")),
-                        },
-                        source=f"sensor_aquaponics_fish_ponds/{file_name}:{line_number}",
-                    )
-                )
-        streams.append((sensor_id, messages))
-    return streams
-
-
-def _number(text: str | None) -> float | None:
-    if text is None or not text.strip():
-        return None
-    return float(text)
+        messages.append(
+            ReadingMessage(
+                site_id=record["site_id"],
+                pond_id=record["pond_id"],
+                sensor_id=record["sensor_id"],
+                event_time=record["event_timestamp"],
+                measurements={name: record.get(name) for name in MEASUREMENT_FIELDS},
+                source=row.position,
+                message_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"aquafs-history:{row.position}")),
+            )
+        )
+    if skipped:
+        logger.info("skipped %d history lines that have no parseable record", skipped)
+    # A stable sort keeps file order for equal times (several sensors share one logger clock).
+    messages.sort(key=lambda message: message.event_time)
+    yield from messages

@@ -361,6 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = open_store(settings, project=args.feast_project)
     stream_factory = None if args.no_features else default_feature_stream_factory()
     writer = StoreWriter(store, features_push_source=None if stream_factory is None else FEATURES_PUSH_SOURCE)
+    if not writer.writes_features:
+        stream_factory = None
     metrics = IngesterMetrics()
     config = IngesterConfig(
         topic=args.topic,
@@ -402,24 +404,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def default_feature_stream_factory() -> Callable[[], FeatureStream] | None:
     """Return the constructor of the ``transforms`` streaming features, or None if it is missing."""
     try:
-        from transforms.streaming import StreamingFeatures
+        from transforms.stream import StreamFeatureEngine
     except ImportError:
-        logger.warning("transforms.streaming is not available; writing readings without features")
+        logger.warning("transforms.stream is not available; writing readings without features")
         return None
-    return StreamingFeatures
+    return StreamFeatureEngine
 
 
 def configure_logging(settings: Settings) -> None:
     """Send the project's log lines to stderr, as text or JSON per AQUA_LOG_FORMAT."""
-    try:
-        from aquafs.logging import configure_logging as configure_project_logging
-    except ImportError:
-        logging.basicConfig(
-            level=settings.log_level,
-            stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        return
+    from aquafs.logs import configure_logging as configure_project_logging
+
     configure_project_logging(settings)
 
 

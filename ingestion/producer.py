@@ -25,6 +25,7 @@ from pathlib import Path
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from aquafs.logs import configure_logging
 from aquafs.settings import KafkaSettings, Settings, load_settings
 from ingestion.history import default_data_dir, history_messages
 from ingestion.schema import ReadingMessage, encode_message, message_headers, message_key
@@ -191,8 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the producer; return 0 when every message was acknowledged, 1 otherwise."""
     settings = load_settings()
     args = build_parser(settings).parse_args(argv)
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     try:
         producer = ReadingProducer(settings.kafka, args.topic)
     except KafkaError as error:

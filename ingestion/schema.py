@@ -68,14 +68,21 @@ MEASUREMENT_FIELDS: Final = (
     "nitrate_mg_l",
 )
 
-# Stable reason codes of the decoding stage; validate_reading adds its own for value checks.
+# Stable reason codes of the decoding stage. Where a check overlaps one of validate_reading's, the
+# code is the same (wrong_type, missing_field, not_finite, timestamp_*), so the loader and the
+# ingester report one fault one way.
 REASON_PAYLOAD_TOO_LARGE: Final = "payload_too_large"
 REASON_INVALID_JSON: Final = "invalid_json"
-REASON_NON_FINITE_NUMBER: Final = "non_finite_number"
+REASON_NON_FINITE_NUMBER: Final = "not_finite"
 REASON_UNKNOWN_SCHEMA_VERSION: Final = "unknown_schema_version"
 REASON_SCHEMA_VIOLATION: Final = "schema_violation"
-REASON_NAIVE_TIMESTAMP: Final = "naive_timestamp"
-REASON_INVALID_TIMESTAMP: Final = "invalid_timestamp"
+REASON_WRONG_TYPE: Final = "wrong_type"
+REASON_MISSING_FIELD: Final = "missing_field"
+REASON_NAIVE_TIMESTAMP: Final = "timestamp_naive"
+REASON_INVALID_TIMESTAMP: Final = "timestamp_unparseable"
+
+# JSON Schema keywords whose failure has a more specific reason than schema_violation.
+_SCHEMA_REASONS: Final = {"type": REASON_WRONG_TYPE, "required": REASON_MISSING_FIELD}
 
 _SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
@@ -163,8 +170,9 @@ def decode_message(payload: bytes | None, *, headers: Headers = ()) -> ReadingMe
 
     Raises:
         InvalidReadingError: with reason ``payload_too_large``, ``unknown_schema_version``,
-            ``invalid_json``, ``non_finite_number``, ``schema_violation``, ``naive_timestamp`` or
-            ``invalid_timestamp``; ``detail`` says what was found.
+            ``invalid_json``, ``not_finite``, ``wrong_type``, ``missing_field``,
+            ``schema_violation`` (any other JSON Schema failure), ``timestamp_naive`` or
+            ``timestamp_unparseable``; ``detail`` says what was found.
     """
     if payload is None:
         raise InvalidReadingError(REASON_INVALID_JSON, "message has no value (tombstone)")
@@ -230,7 +238,8 @@ def _check_against_schema(document: dict[str, Any], version: int) -> None:
     parts = [f"{error.json_path}: {error.message}" for error in errors[:5]]
     if len(errors) > 5:
         parts.append(f"and {len(errors) - 5} more")
-    raise InvalidReadingError(REASON_SCHEMA_VIOLATION, "; ".join(parts))
+    reason = _SCHEMA_REASONS.get(errors[0].validator, REASON_SCHEMA_VIOLATION)
+    raise InvalidReadingError(reason, "; ".join(parts))
 
 
 def _parse_json(payload: bytes) -> Any:

@@ -11,6 +11,7 @@ import redis.exceptions
 import sqlalchemy.exc
 from feast import FeatureStore
 from feast.data_source import PushMode
+from feast.errors import DataSourceObjectNotFoundException
 
 from aquafs.errors import TransientError
 
@@ -54,6 +55,19 @@ class StoreWriter:
         self.store = store
         self._readings_push_source = readings_push_source
         self._features_push_source = features_push_source
+        if features_push_source is not None and not self._has_push_source(features_push_source):
+            logger.warning(
+                "push source %r is not registered in Feast project %r; streamed features will not be "
+                "written. Apply a feature repo that defines it to store them.",
+                features_push_source,
+                store.project,
+            )
+            self._features_push_source = None
+
+    @property
+    def writes_features(self) -> bool:
+        """Whether ``write`` pushes the features frame too."""
+        return self._features_push_source is not None
 
     def write(self, readings: pd.DataFrame, features: pd.DataFrame | None) -> None:
         """Push ``readings`` (columns of ``water_readings``) and ``features`` to both stores.
@@ -70,3 +84,10 @@ class StoreWriter:
         except _TRANSIENT_ERRORS as error:
             message = f"cannot write {len(readings)} reading(s) to the feature store: {type(error).__name__}: {error}"
             raise TransientError(message) from error
+
+    def _has_push_source(self, name: str) -> bool:
+        try:
+            self.store.get_data_source(name)
+        except DataSourceObjectNotFoundException:
+            return False
+        return True

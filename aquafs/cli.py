@@ -43,8 +43,27 @@ def _cmd_env(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from aquafs.migrations import apply_migrations
 
-    applied = apply_migrations(settings.postgres)
+    applied = apply_migrations(settings.postgres, timescaledb=args.timescaledb)
+    for item in applied:
+        print(f"applied {item.version:03d}_{item.name} ({item.variant})")
     print(f"migrations applied: {len(applied)}")
+    return 0
+
+
+def _cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from ingestion.loader import load_history
+
+    default_dir = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    data_dir = Path(args.data_dir or settings.data_dir or default_dir)
+    result = load_history(settings.postgres, data_dir, ku_mwq_timezone=args.ku_mwq_timezone)
+    print(
+        f"read {result.rows_read}, loaded {result.rows_loaded}, already present {result.rows_already_present}, "
+        f"rejected {result.rows_rejected} (newly recorded {result.rejections_recorded})"
+    )
+    for reason, count in result.rejected_by_reason.items():
+        print(f"  rejected {reason}: {count}")
     return 0
 
 
@@ -69,6 +88,7 @@ COMMANDS: dict[str, tuple[str, Handler]] = {
     "check-config": ("check that every variable feature_store.yaml needs is set", _cmd_check_config),
     "env": ("print `export` lines for the variables feature_store.yaml expands", _cmd_env),
     "migrate": ("apply the numbered SQL migrations in sql/ (idempotent)", _cmd_migrate),
+    "load": ("load the CSV sensor history into water_readings (idempotent)", _cmd_load),
     "apply": ("register the feature repo in the Feast registry (like `feast apply`)", _cmd_apply),
     "feast": ("run the Feast CLI in feature_repo/ with endpoints from AQUA_* settings", _cmd_feast),
 }
@@ -79,6 +99,27 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="command")
     for name, (help_text, _) in COMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if name == "migrate":
+            sub.add_argument(
+                "--timescaledb",
+                choices=("off", "auto", "on"),
+                default=None,
+                help="schema variant: TimescaleDB if available (auto), required (on) or never (off); "
+                "default: AQUA_POSTGRES__TIMESCALEDB, else auto",
+            )
+        if name == "load":
+            sub.add_argument(
+                "--data-dir",
+                default=None,
+                help="folder holding the dataset folders; default: AQUA_DATA_DIR, else ../shared/data "
+                "next to the repository",
+            )
+            sub.add_argument(
+                "--ku-mwq-timezone",
+                default="Asia/Dhaka",
+                help="IANA time zone of the KU-MWQ local timestamps (default: Asia/Dhaka, UTC+6, inferred "
+                "from the site)",
+            )
         if name == "feast":
             sub.add_argument("feast_args", nargs=argparse.REMAINDER, help="arguments for `feast`")
     return parser

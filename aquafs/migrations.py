@@ -55,7 +55,9 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _LOCK_NAMESPACE = 0x61717561
 _LOCK_MIGRATIONS = 1
 
-_FILE_PATTERN = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+?)(?:\.(?P<variant>timescale|postgres))?\.sql$")
+_FILE_PATTERN = re.compile(
+    r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+?)(?:\.(?P<variant>timescale|postgres))?\.sql$"
+)
 
 AGGREGATE_VIEWS: tuple[str, ...] = ("pond_stats_15m", "pond_stats_1h")
 """Per-pond statistics: continuous aggregates on TimescaleDB, materialized views otherwise."""
@@ -385,7 +387,9 @@ def _apply_one(conn: psycopg.Connection, migration: MigrationFile) -> AppliedMig
                 (migration.version, migration.name, migration.checksum, migration.variant),
             ).fetchone()
     except psycopg.Error as error:
-        raise MigrationError(f"migration {migration.path.name} failed and was rolled back: {error}") from error
+        raise MigrationError(
+            f"migration {migration.path.name} failed and was rolled back: {error}"
+        ) from error
     assert row is not None
     return AppliedMigration(
         version=migration.version,
@@ -394,4 +398,3 @@ def _apply_one(conn: psycopg.Connection, migration: MigrationFile) -> AppliedMig
         checksum=migration.checksum,
         applied_at=row[0],
     )
-

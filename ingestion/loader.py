@@ -161,7 +161,9 @@ def load_history(
             _insert_audit(conn, result, data_dir=data_dir, started_at=started_at)
 
         if refresh and inserted and time_range is not None:
-            refresh_aggregates(conn, start=time_range[0] - _REFRESH_MARGIN, end=time_range[1] + _REFRESH_MARGIN)
+            refresh_aggregates(
+                conn, start=time_range[0] - _REFRESH_MARGIN, end=time_range[1] + _REFRESH_MARGIN
+            )
 
     logger.info(
         "history load %s: read %d, loaded %d, already present %d, rejected %d %s (%d newly recorded)",
@@ -266,7 +268,9 @@ def _insert_rejections(conn: psycopg.Connection, rejections: list[Rejection]) ->
         return cursor.rowcount
 
 
-def _insert_audit(conn: psycopg.Connection, result: LoadResult, *, data_dir: Path, started_at: datetime) -> None:
+def _insert_audit(
+    conn: psycopg.Connection, result: LoadResult, *, data_dir: Path, started_at: datetime
+) -> None:
     sources = sorted({name.split("/", 1)[0] for name in result.lines_per_file})
     conn.execute(
         """

@@ -100,7 +100,9 @@ class SourceRow:
         return f"{self.source}:{self.line}"
 
 
-def iter_dataset_rows(data_dir: Path, *, ku_mwq_timezone: str = KU_MWQ_DEFAULT_TIMEZONE) -> Iterator[SourceRow]:
+def iter_dataset_rows(
+    data_dir: Path, *, ku_mwq_timezone: str = KU_MWQ_DEFAULT_TIMEZONE
+) -> Iterator[SourceRow]:
     """Yield every data line of both datasets under ``data_dir``, in file order.
 
     Raises:
@@ -215,7 +217,9 @@ def _split(
     try:
         text = raw.decode("utf-8").rstrip("\r")
     except UnicodeDecodeError as error:
-        return {}, InvalidReadingError(REASON_MALFORMED_ROW, f"{relative}:{line_number} is not UTF-8: {error}")
+        return {}, InvalidReadingError(
+            REASON_MALFORMED_ROW, f"{relative}:{line_number} is not UTF-8: {error}"
+        )
     cells = next(csv.reader([text]), [])
     if len(cells) != len(header):
         detail = f"{relative}:{line_number} has {len(cells)} cells, the header has {len(header)}"
@@ -259,7 +263,9 @@ def _parse_iotpond_timestamp(cell: str) -> datetime:
         try:
             local = datetime.strptime(match["local"], "%Y-%m-%d %H:%M:%S")  # noqa: DTZ007 - zone attached below
         except ValueError:
-            raise InvalidReadingError("timestamp_unparseable", f"created_at {cell!r} is not a valid date-time") from None
+            raise InvalidReadingError(
+                "timestamp_unparseable", f"created_at {cell!r} is not a valid date-time"
+            ) from None
         return local.replace(tzinfo=zone)
     if _DATE_ONLY.match(text):
         raise InvalidReadingError(
@@ -267,5 +273,6 @@ def _parse_iotpond_timestamp(cell: str) -> datetime:
             f"created_at {cell!r} is a date (D/M/YYYY) without a time of day; the reading time is unknown",
         )
     raise InvalidReadingError(
-        "timestamp_unparseable", f"created_at {cell!r} matches neither 'YYYY-MM-DD HH:MM:SS ZONE' nor 'D/M/YYYY'"
+        "timestamp_unparseable",
+        f"created_at {cell!r} matches neither 'YYYY-MM-DD HH:MM:SS ZONE' nor 'D/M/YYYY'",
     )

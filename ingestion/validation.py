@@ -182,7 +182,9 @@ def validate_reading(record: Mapping[str, Any], *, now: datetime) -> Reading:
 
     source = record.get("source")
     if source is not None and not isinstance(source, str):
-        raise InvalidReadingError(REASON_WRONG_TYPE, f"field 'source' must be text, got {type(source).__name__}")
+        raise InvalidReadingError(
+            REASON_WRONG_TYPE, f"field 'source' must be text, got {type(source).__name__}"
+        )
 
     return Reading(
         site_id=site_id,
@@ -199,7 +201,9 @@ def _required_text(record: Mapping[str, Any], name: str) -> str:
     if value is None:
         raise InvalidReadingError(REASON_MISSING_FIELD, f"field {name!r} is missing")
     if not isinstance(value, str):
-        raise InvalidReadingError(REASON_WRONG_TYPE, f"field {name!r} must be text, got {type(value).__name__}")
+        raise InvalidReadingError(
+            REASON_WRONG_TYPE, f"field {name!r} must be text, got {type(value).__name__}"
+        )
     return value
 
 

@@ -27,3 +27,30 @@ water_readings_push = PushSource(
     owner=OWNER,
     tags={"layer": "raw", "writer": "ingestion.ingester"},
 )
+
+
+def _pond_stats_query(view: str, bucket: str) -> str:
+    # A bucket's statistics are complete only when the bucket ends, so the row's event time is the
+    # bucket end: a point-in-time join at T never sees a bucket that was still open at T.
+    return (
+        f"SELECT *, bucket + INTERVAL '{bucket}' AS event_timestamp FROM {view}"
+    )
+
+
+pond_stats_15m_source = PostgreSQLSource(
+    name="pond_stats_15m_source",
+    query=_pond_stats_query("pond_stats_15m", "15 minutes"),
+    timestamp_field="event_timestamp",
+    description="Per-pond mean, min, max and standard deviation per parameter in 15-minute buckets.",
+    owner=OWNER,
+    tags={"layer": "aggregate", "window": "15m"},
+)
+
+pond_stats_1h_source = PostgreSQLSource(
+    name="pond_stats_1h_source",
+    query=_pond_stats_query("pond_stats_1h", "1 hour"),
+    timestamp_field="event_timestamp",
+    description="Per-pond mean, min, max and standard deviation per parameter in 1-hour buckets.",
+    owner=OWNER,
+    tags={"layer": "aggregate", "window": "1h"},
+)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
+from feast import FeatureStore
 from psycopg import sql
 
 from aquafs.settings import PostgresSettings, Settings, load_settings
@@ -82,3 +84,29 @@ def unique_name() -> Callable[[str], str]:
         return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
     return make
+
+
+@dataclass
+class FeastTestStore:
+    """A migrated throwaway database with the feature repo applied under a unique Feast project."""
+
+    settings: Settings
+    store: FeatureStore
+
+    def connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.settings.postgres.conninfo())
+
+
+@pytest.fixture
+def feast_store(
+    settings: Settings, database_factory: Callable[[], PostgresSettings], unique_name: Callable[[str], str]
+) -> FeastTestStore:
+    from aquafs.feast_store import apply_repo, open_store
+    from aquafs.migrations import apply_migrations
+
+    database = database_factory()
+    apply_migrations(database)
+    local = settings.model_copy(update={"postgres": database})
+    store = open_store(local, project=unique_name("test"))
+    apply_repo(store)
+    return FeastTestStore(settings=local, store=store)

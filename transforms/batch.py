@@ -24,9 +24,9 @@ class DuplicateReadingsError(TerminalError):
 def compute_features(readings: pd.DataFrame) -> pd.DataFrame:
     """Compute every catalogue feature for every reading.
 
-    Rows are sorted by (sensor_id, event_timestamp) with a stable sort, and each row sees only
-    earlier readings of its own sensor, exactly as :class:`transforms.stream.StreamFeatureEngine`
-    would when fed the same rows in time order. The EWMA features start from the first row
+    Rows are sorted by (sensor_id, event_timestamp) with a stable sort. The features of a row
+    use only that reading and earlier readings of its sensor, so they equal what
+    :class:`transforms.stream.StreamFeatureEngine` returns for the same rows in time order. The EWMA features start from the first row
     of each sensor in ``readings``, so a backfill should start with the sensor's first reading,
     or at least one day of it earlier than the rows it keeps.
 

@@ -10,8 +10,8 @@ Conventions that hold for every feature:
   (month, season) are whole floats, so one SQL type (double precision) stores every feature.
 - Windows are trailing, time-based and per sensor: (t - w, t], so a reading exactly at t - w is
   excluded and the current reading is included. Gaps only shrink the window's count.
-- A feature sees at most the sensor's readings with event time >= t - 24.5 h and at most the
-  latest 20,000 readings (``transforms.parameters``), identically in batch and stream.
+- A feature uses only the sensor's readings with event time >= t - 24.5 h, at most the latest
+  20,000 of them (``transforms.parameters``). Batch and stream apply the same limits.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ class FeatureSpec:
     """Unit for humans, e.g. ``°C/h``; ``1`` for dimensionless values."""
     description: str
     formula: str
-    """How the value is computed, or which formula and source it follows."""
+    """Formula or computation rule, with its source where it has one."""
     edge: str
-    """What the feature returns without enough data (first readings, gaps, missing inputs)."""
+    """Value without enough data: first readings, gaps, missing inputs."""
     value_kind: TValueKind = "continuous"
     dtype: str = "float64"
     """Storage type in every path; ``double precision`` in SQL."""

@@ -1,8 +1,8 @@
 """Water-quality health score: the single definition used by Python and mirrored in SQL.
 
-For each parameter present (not NaN) with ideal range [ideal_lo, ideal_hi] inside tolerable
-range [tol_lo, tol_hi], the sub-score is 1 inside the ideal range, falls linearly from 1 at the
-ideal edge to 0 at the tolerable edge, and is 0 outside the tolerable range. The score is
+Each parameter present (not NaN) has an ideal range [ideal_lo, ideal_hi] inside a tolerable
+range [tol_lo, tol_hi]. Its sub-score is 1 inside the ideal range and 0 outside the tolerable
+range. In between it falls linearly from 1 at the ideal edge to 0 at the tolerable edge. The score is
 ``100 * sum(w * s) / sum(w)`` over the present parameters, NaN when none is present.
 
 The limits are for warm-water pond fish. Each row names the guidance it follows: C. E. Boyd's

@@ -78,7 +78,7 @@ RETENTION_NS = max(
 """History a feature row may look at: readings with event time >= t - RETENTION_NS (24.5 h)."""
 
 MAX_HISTORY_READINGS = 20_000
-"""Hard cap on the readings per sensor that any feature sees, in batch and in stream alike.
+"""Hard cap on the readings per sensor that any feature uses, in batch and in stream alike.
 20,000 readings in 24.5 h is one reading every 4.4 s; a faster sensor's windows cover only its
 latest 20,000 readings."""
 

@@ -5,8 +5,8 @@ values) plus the EWMA state. The buffer keeps readings with event time >= newest
 never more than ``MAX_HISTORY_READINGS`` of them, so its size is bounded whatever the input.
 
 Readings must arrive in event-time order per sensor. An older or equal timestamp raises
-:class:`OutOfOrderReadingError` and leaves the state unchanged, so the ingester can still store
-the raw reading while streaming features skip it; the next batch backfill computes its features.
+:class:`OutOfOrderReadingError` and leaves the state unchanged. The ingester can then store the
+raw reading without streaming features, and the next batch backfill computes them.
 """
 
 from __future__ import annotations
@@ -110,8 +110,10 @@ class StreamFeatureEngine:
     """Compute catalogue features per reading with bounded per-sensor state.
 
     Example:
+        >>> from datetime import UTC, datetime
         >>> engine = StreamFeatureEngine()
-        >>> features = engine.update({"sensor_id": "s1", "event_timestamp": now, "water_temp_c": 26.5})
+        >>> at = datetime(2024, 3, 1, 12, tzinfo=UTC)
+        >>> features = engine.update({"sensor_id": "s1", "event_timestamp": at, "water_temp_c": 26.5})
         >>> features["water_temp_mean_1h_c"]
         26.5
     """

@@ -1,7 +1,7 @@
 """Batch and stream produce equal features for every row of real sensor data.
 
-KU-MWQ ``Date`` values are local logger times without a zone; here they are read as UTC, which
-changes no feature except the calendar ones and is the same for both paths. IoTPond Part A rows
+KU-MWQ ``Date`` values are local logger times without a zone. The tests read them as UTC, which
+changes only the calendar features, and equally in both paths. IoTPond Part A rows
 carry `` CET`` and are read as UTC+1; Part B rows have no time of day and are skipped.
 """
 
@@ -86,7 +86,7 @@ def test_real_data_exercises_every_feature_but_one(batch_features: pd.DataFrame)
     assert never_set == ["dissolved_oxygen_lag_24h_mg_l"]
 
 
-def test_stream_rejects_the_two_out_of_order_ku_rows(data_dir: Path) -> None:
+def test_stream_rejects_ku_out_of_order_row(data_dir: Path) -> None:
     readings = load_ku(data_dir, "30cm").iloc[:3000]  # file order, as a logger would send it
     engine = StreamFeatureEngine()
     reasons = []

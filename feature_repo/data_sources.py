@@ -5,10 +5,11 @@ it as a cut-off, so a training row at time T never sees a value that became read
 """
 
 from entities import OWNER
-from feast import PushSource
+from feast import Field, PushSource, RequestSource
 from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source import (
     PostgreSQLSource,
 )
+from feast.types import Float64, UnixTimestamp
 
 water_readings_source = PostgreSQLSource(
     name="water_readings_source",
@@ -53,4 +54,34 @@ pond_stats_1h_source = PostgreSQLSource(
     description="Per-pond mean, min, max and standard deviation per parameter in 1-hour buckets.",
     owner=OWNER,
     tags={"layer": "aggregate", "window": "1h"},
+)
+
+
+sensor_features_source = PostgreSQLSource(
+    name="sensor_features_source",
+    table="sensor_features",
+    timestamp_field="event_timestamp",
+    created_timestamp_column="available_at",
+    description="Engineered features per reading (transforms.catalog), from the backfill and the ingester.",
+    owner=OWNER,
+    tags={"layer": "feature"},
+)
+
+sensor_features_push = PushSource(
+    name="sensor_features_push",
+    batch_source=sensor_features_source,
+    description="Streamed engineered features pushed by the Kafka ingester.",
+    owner=OWNER,
+    tags={"layer": "feature", "writer": "ingestion.ingester"},
+)
+
+request_context = RequestSource(
+    name="request_context",
+    schema=[
+        Field(name="request_time", dtype=UnixTimestamp, description="When the prediction is requested (UTC)."),
+        Field(name="requested_water_temp_c", dtype=Float64, description="A water temperature to project to, °C."),
+    ],
+    description="Values the caller sends with an online request or puts in the entity frame.",
+    owner=OWNER,
+    tags={"layer": "request"},
 )

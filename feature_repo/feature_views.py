@@ -2,10 +2,17 @@
 
 from datetime import timedelta
 
-from data_sources import pond_stats_1h_source, pond_stats_15m_source, water_readings_push
+from data_sources import (
+    pond_stats_1h_source,
+    pond_stats_15m_source,
+    sensor_features_push,
+    water_readings_push,
+)
 from entities import OWNER, pond, sensor, site
 from feast import FeatureView, Field
 from feast.types import Float64, Int64, String
+
+from transforms.catalog import FEATURES
 
 # Readings come about once a minute. A sensor silent for an hour is treated as offline, so its
 # last value is no longer served as current (and point-in-time joins ignore it).
@@ -83,3 +90,54 @@ pond_stats_1h_fv = FeatureView(
     owner=OWNER,
     tags={"family": "aggregate", "freshness": "1h"},
 )
+
+
+
+def _family_fields(family: str) -> list[Field]:
+    return [
+        Field(name=spec.name, dtype=Float64, description=f"{spec.description} Unit: {spec.unit}.")
+        for spec in FEATURES
+        if spec.family == family
+    ]
+
+
+def _sensor_family_view(family: str, description: str) -> FeatureView:
+    return FeatureView(
+        name=f"sensor_{family}_features",
+        entities=[sensor],
+        ttl=READINGS_TTL,
+        schema=_family_fields(family),
+        source=sensor_features_push,
+        online=True,
+        description=description + " Formulas and sources: docs/FEATURES.md.",
+        owner=OWNER,
+        tags={"family": family, "freshness": "stream"},
+    )
+
+
+# One view per family, all over the same table and push source, so a service can pick families.
+sensor_time_features_fv = _sensor_family_view("time", "Calendar and time-of-day encodings of the reading time.")
+sensor_rolling_features_fv = _sensor_family_view(
+    "rolling", "Trailing-window statistics per parameter over 15 min, 1 h, 6 h and 24 h."
+)
+sensor_trend_features_fv = _sensor_family_view("trend", "Differences, rates of change, slopes and EWMAs.")
+sensor_lag_features_fv = _sensor_family_view("lag", "Previous readings and values at fixed offsets back.")
+sensor_domain_features_fv = _sensor_family_view(
+    "domain", "Oxygen saturation, un-ionised ammonia and cross-parameter interactions."
+)
+sensor_anomaly_features_fv = _sensor_family_view(
+    "anomaly", "z-scores, robust z-scores, spike, flat-line and out-of-range flags."
+)
+sensor_health_features_fv = _sensor_family_view(
+    "health", "Water-quality health score (0-100) and its per-parameter sub-scores."
+)
+
+SENSOR_FEATURE_VIEWS = [
+    sensor_time_features_fv,
+    sensor_rolling_features_fv,
+    sensor_trend_features_fv,
+    sensor_lag_features_fv,
+    sensor_domain_features_fv,
+    sensor_anomaly_features_fv,
+    sensor_health_features_fv,
+]

@@ -72,13 +72,14 @@ def render_sql() -> str:
         "    sensor_id text NOT NULL",
         "    event_timestamp timestamptz NOT NULL",
         "    available_at timestamptz NOT NULL",
-        "    ingested_at timestamptz NOT NULL DEFAULT now()",
     ]
     columns += [f"    {spec.name} double precision" for spec in FEATURES]
     columns.append("    PRIMARY KEY (sensor_id, event_timestamp)")
     return "\n".join([
         f"-- {GENERATED_NOTE}",
         "-- One row per reading with every feature of transforms.catalog, in catalogue order.",
+        "-- No server-filled columns: Feast's write_to_offline_store requires a pushed frame to carry",
+        "-- exactly the table's columns.",
         "CREATE TABLE IF NOT EXISTS sensor_features (",
         ",\n".join(columns),
         ");",

@@ -48,7 +48,9 @@ def test_sensor_features_sql_creates_one_column_per_feature(fresh_database: Post
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_name = 'sensor_features' ORDER BY ordinal_position"
         ).fetchall()
-    feature_columns = rows[6:]
+    key_columns = [name for name, _ in rows[:5]]
+    assert key_columns == ["site_id", "pond_id", "sensor_id", "event_timestamp", "available_at"]
+    feature_columns = rows[5:]
     assert [name for name, _ in feature_columns] == list(FEATURE_NAMES)
     assert {data_type for _, data_type in feature_columns} == {"double precision"}
 

@@ -180,15 +180,15 @@ class Ingester:
         )
         self._retry("dead_letter", lambda: self._dead_letters.publish(result.rejections))
 
-        def write() -> datetime:
+        def write() -> tuple[int, datetime]:
             # available_at is the time the rows became readable, so it is taken per attempt.
             available_at = self._clock()
-            self._writer.write(result.readings_frame(available_at), result.features_frame(available_at))
-            return self._clock()
+            new_rows = self._writer.write(result.readings_frame(available_at), result.features_frame(available_at))
+            return new_rows, self._clock()
 
-        online_at = self._retry("store_write", write)
+        new_rows, online_at = self._retry("store_write", write)
         committed = self._commit(result)
-        self._observe(result, committed, online_at, started, started_at)
+        self._observe(result, new_rows, committed, online_at, started, started_at)
 
     def _commit(self, result: BatchResult) -> dict[TopicPartition, int]:
         offsets = {
@@ -221,6 +221,7 @@ class Ingester:
     def _observe(
         self,
         result: BatchResult,
+        new_rows: int,
         committed: dict[TopicPartition, int],
         online_at: datetime,
         started: float,
@@ -242,20 +243,22 @@ class Ingester:
             self._postgres,
             source=topic,
             rows_read=result.consumed,
-            rows_written=len(result.readings),
+            rows_written=new_rows,
             rows_rejected=len(result.rejections),
-            rows_duplicate=result.duplicates,
+            rows_duplicate=result.duplicates + len(result.readings) - new_rows,
             started_at=started_at,
             finished_at=self._clock(),
             offsets={f"{partition.partition}": offset for partition, offset in committed.items()},
         )
         logger.info(
-            "batch: %d consumed, %d written, %d dead-lettered, %d duplicate; committed %s; lag %s; "
-            "freshness p50 %s; %.3f s",
+            "batch: %d consumed, %d written (%d new offline), %d dead-lettered, %d duplicate in batch, "
+            "%d late; committed %s; lag %s; freshness p50 %s; %.3f s",
             result.consumed,
             len(result.readings),
+            new_rows,
             len(result.rejections),
             result.duplicates,
+            result.late,
             _format_offsets(committed),
             _format_offsets(lag),
             f"{statistics.median(freshness):.1f} s" if freshness else "n/a",

@@ -10,10 +10,10 @@ import psycopg
 import redis.exceptions
 import sqlalchemy.exc
 from feast import FeatureStore
-from feast.data_source import PushMode
 from feast.errors import DataSourceObjectNotFoundException
 
 from aquafs.errors import TransientError
+from aquafs.feast_store import push_to_both_stores
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +36,12 @@ _TRANSIENT_ERRORS: Final = (
 class StoreWriter:
     """Writes validated readings and streamed features to the offline and online stores.
 
-    Both frames go through Feast push sources with ``PushMode.ONLINE_AND_OFFLINE``. The offline
-    store is idempotent on (sensor, event time), and Feast's Redis store skips a row whose event
-    time is not newer than the stored one, so writing a batch again after a partial failure is safe
-    and the online value never goes back in time.
+    Both frames go to every feature view fed by their push source, offline first and then online,
+    through :func:`aquafs.feast_store.push_to_both_stores` (the effect of Feast's
+    ``push(..., to=PushMode.ONLINE_AND_OFFLINE)`` in the order that keeps history ahead of Redis).
+    The offline store is idempotent on (sensor, event time), and Feast's Redis store skips a row
+    whose event time is not newer than the stored one, so writing a batch again after a partial
+    failure is safe and the online value never goes back in time.
     """
 
     def __init__(
@@ -69,21 +71,24 @@ class StoreWriter:
         """Whether ``write`` pushes the features frame too."""
         return self._features_push_source is not None
 
-    def write(self, readings: pd.DataFrame, features: pd.DataFrame | None) -> None:
+    def write(self, readings: pd.DataFrame, features: pd.DataFrame | None) -> int:
         """Push ``readings`` (columns of ``water_readings``) and ``features`` to both stores.
+
+        Returns:
+            How many readings were new to the offline store; the rest it already held.
 
         Raises:
             TransientError: Redis, PostgreSQL or the registry did not answer; nothing needs undoing
                 before calling again with the same frames.
         """
         try:
-            if not readings.empty:
-                self.store.push(self._readings_push_source, readings, to=PushMode.ONLINE_AND_OFFLINE)
+            new_readings = push_to_both_stores(self.store, self._readings_push_source, readings)
             if self._features_push_source is not None and features is not None and not features.empty:
-                self.store.push(self._features_push_source, features, to=PushMode.ONLINE_AND_OFFLINE)
+                push_to_both_stores(self.store, self._features_push_source, features)
         except _TRANSIENT_ERRORS as error:
             message = f"cannot write {len(readings)} reading(s) to the feature store: {type(error).__name__}: {error}"
             raise TransientError(message) from error
+        return new_readings
 
     def _has_push_source(self, name: str) -> bool:
         try:

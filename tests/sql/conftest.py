@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from aquafs.migrations import apply_migrations
-from aquafs.settings import PostgresSettings
+from aquafs.settings import PostgresSettings, Settings
 
 InsertReading = Callable[..., None]
 
@@ -59,3 +61,19 @@ def insert_reading(conn: psycopg.Connection) -> InsertReading:
         )
 
     return insert
+
+
+@pytest.fixture(scope="module")
+def read_only_conn(settings: Settings) -> Iterator[psycopg.Connection]:
+    """A migrated database shared by one module's tests that only read (functions, catalog)."""
+    name = f"aquafs_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(settings.postgres.conninfo(), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    database = settings.postgres.model_copy(update={"database": name})
+    try:
+        apply_migrations(database)
+        with psycopg.connect(database.conninfo(), autocommit=True) as connection:
+            yield connection
+    finally:
+        with psycopg.connect(settings.postgres.conninfo(), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

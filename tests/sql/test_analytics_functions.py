@@ -42,8 +42,10 @@ HEALTH_CASES = [
 @pytest.mark.parametrize(
     ("values", "expected"), [c[1:] for c in HEALTH_CASES], ids=[c[0] for c in HEALTH_CASES]
 )
-def test_health_score_known_values(conn: psycopg.Connection, values: tuple, expected: float | None) -> None:
-    row = conn.execute(
+def test_health_score_known_values(
+    read_only_conn: psycopg.Connection, values: tuple, expected: float | None
+) -> None:
+    row = read_only_conn.execute(
         "SELECT aqua_health_score(%s::float8, %s::float8, %s::float8, %s::float8, %s::float8, %s::float8)",
         values,
     ).fetchone()
@@ -54,8 +56,8 @@ def test_health_score_known_values(conn: psycopg.Connection, values: tuple, expe
         assert row[0] == pytest.approx(expected, abs=1e-9)
 
 
-def test_health_score_is_immutable(conn: psycopg.Connection) -> None:
-    volatility = conn.execute(
+def test_health_score_is_immutable(read_only_conn: psycopg.Connection) -> None:
+    volatility = read_only_conn.execute(
         "SELECT provolatile FROM pg_proc WHERE proname = 'aqua_health_score'"
     ).fetchone()
     assert volatility == ("i",)
@@ -112,12 +114,14 @@ def test_anomalies_need_min_readings(conn: psycopg.Connection, insert_reading: I
 
 
 @pytest.mark.parametrize("parameter", ["water_temp_c; DROP TABLE water_readings", "source", "", None])
-def test_anomalies_reject_unknown_parameter(conn: psycopg.Connection, parameter: str | None) -> None:
+def test_anomalies_reject_unknown_parameter(
+    read_only_conn: psycopg.Connection, parameter: str | None
+) -> None:
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown parameter"):
-        conn.execute(
+        read_only_conn.execute(
             "SELECT * FROM aqua_reading_anomalies(%s, %s, INTERVAL '1 hour', 3.5)", (SENSOR, parameter)
         )
-    assert conn.execute("SELECT to_regclass('water_readings')").fetchone() == ("water_readings",)
+    assert read_only_conn.execute("SELECT to_regclass('water_readings')").fetchone() == ("water_readings",)
 
 
 def test_health_view_uses_latest_reading(conn: psycopg.Connection, insert_reading: InsertReading) -> None:

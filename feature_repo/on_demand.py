@@ -24,6 +24,10 @@ import transforms.on_demand as request_transforms
     tags={"family": "request"},
 )
 def request_time_features(inputs: pd.DataFrame) -> pd.DataFrame:
+    # Feast rebuilds the function from its source text at retrieval time, so module-level
+    # imports are not in scope there; import inside the body.
+    import transforms.on_demand as request_transforms
+
     return request_transforms.request_time_features(inputs)
 
 
@@ -36,6 +40,8 @@ def request_time_features(inputs: pd.DataFrame) -> pd.DataFrame:
     tags={"family": "request"},
 )
 def reading_age_features(inputs: pd.DataFrame) -> pd.DataFrame:
+    import transforms.on_demand as request_transforms
+
     return request_transforms.reading_age_features(inputs)
 
 
@@ -51,4 +57,6 @@ def reading_age_features(inputs: pd.DataFrame) -> pd.DataFrame:
     tags={"family": "request"},
 )
 def projected_oxygen_features(inputs: pd.DataFrame) -> pd.DataFrame:
+    import transforms.on_demand as request_transforms
+
     return request_transforms.projected_oxygen_features(inputs)

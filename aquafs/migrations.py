@@ -50,8 +50,8 @@ SchemaFlavour = Literal["timescale", "postgres"]
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 """Folder of the numbered migration files in the repository."""
 
-# pg_advisory_lock(int, int): the first key marks this project ("aqua" in ASCII), the second the
-# migration runner, so other advisory locks of the project cannot collide with it.
+# pg_advisory_lock(int, int): the first key is this project ("aqua" in ASCII), the second the
+# migration runner. Other code that shares the database must not use this key pair.
 _LOCK_NAMESPACE = 0x61717561
 _LOCK_MIGRATIONS = 1
 
@@ -89,8 +89,8 @@ class AppliedMigration:
 def discover_migrations(sql_dir: Path = SQL_DIR) -> dict[int, dict[Variant, MigrationFile]]:
     """Read the migration files under ``sql_dir``, keyed by version and variant.
 
-    Files that do not match ``NNN_name[.variant].sql`` are ignored (the folder also holds the
-    TimescaleDB check project).
+    Files that do not match ``NNN_name[.variant].sql`` are ignored, because the folder also contains
+    the TimescaleDB check project.
 
     Raises:
         MigrationError: a version has two names, mixes a plain file with variants, or has only
@@ -159,8 +159,8 @@ def apply_migrations(
 
     Raises:
         MigrationError: a recorded migration's file changed or disappeared, the variant rules are
-            broken, TimescaleDB is required but unavailable, or a migration's SQL failed (the
-            failing migration is rolled back; the ones before it stay applied).
+            broken, TimescaleDB is required but unavailable, or a migration's SQL failed. A failed
+            migration is rolled back, and the ones before it stay applied.
         TransientError: the server is unreachable.
     """
     mode: TimescaleMode = timescaledb or postgres_settings.timescaledb
@@ -231,8 +231,9 @@ def refresh_aggregates(
     """Refresh ``pond_stats_15m`` and ``pond_stats_1h`` so they reflect ``water_readings``.
 
     On TimescaleDB this calls ``refresh_continuous_aggregate`` over [start, end) (``None`` means
-    unbounded). It cannot run inside a transaction, so a connection that is not in autocommit mode
-    must be idle; it is switched to autocommit for the call and back afterwards. On plain
+    unbounded). That procedure cannot run inside a transaction, so a connection that is not in
+    autocommit mode must be idle. Such a connection is switched to autocommit for the call and back
+    afterwards. On plain
     PostgreSQL it runs ``REFRESH MATERIALIZED VIEW CONCURRENTLY``, which always recomputes the
     whole view, so ``start`` and ``end`` are ignored there.
 

@@ -60,8 +60,8 @@ IOTPOND_COLUMNS: Final = {
 }
 
 ZONE_ABBREVIATIONS: Final[dict[str, timezone]] = {
-    # Fixed offsets on purpose: the IoTPond labels say CET from June to October, when Central
-    # Europe observes CEST, so the label is taken literally as UTC+1 instead of as a region.
+    # Fixed offsets on purpose: the IoTPond timestamps are labelled CET from June to October, when
+    # Central Europe observes CEST, so the label is taken literally as UTC+1 instead of as a region.
     "UTC": UTC,
     "GMT": UTC,
     "CET": timezone(timedelta(hours=1), "CET"),
@@ -128,9 +128,9 @@ def iter_ku_mwq_rows(data_dir: Path, *, timezone_name: str = KU_MWQ_DEFAULT_TIME
         header, lines = _read_lines(data_dir, relative)
         _require_columns(relative, header, ["Date", "Temperature", "Turbidity"])
         for line_number, raw in lines:
-            cells, error = _split(relative, line_number, raw, header)
-            if error is not None:
-                yield SourceRow(relative, line_number, raw, None, error)
+            cells, split_error = _split(relative, line_number, raw, header)
+            if split_error is not None:
+                yield SourceRow(relative, line_number, raw, None, split_error)
                 continue
             record: dict[str, Any] = {
                 "site_id": KU_MWQ_SITE,
@@ -169,9 +169,9 @@ def iter_iotpond_rows(data_dir: Path) -> Iterator[SourceRow]:
         header, lines = _read_lines(data_dir, relative)
         _require_columns(relative, header, ["created_at", *IOTPOND_COLUMNS])
         for line_number, raw in lines:
-            cells, error = _split(relative, line_number, raw, header)
-            if error is not None:
-                yield SourceRow(relative, line_number, raw, None, error)
+            cells, split_error = _split(relative, line_number, raw, header)
+            if split_error is not None:
+                yield SourceRow(relative, line_number, raw, None, split_error)
                 continue
             record: dict[str, Any] = {
                 "site_id": IOTPOND_SITE,

@@ -86,13 +86,13 @@ PLAUSIBLE_RANGES: Final[Mapping[str, tuple[float, float]]] = {
     # The pH scale as glass electrodes report it.
     "ph": (0.0, 14.0),
     # NTU. 4,000 NTU is an estimate of the top of common turbidimeter ranges, not the spec of the
-    # sensors here; readings above it are saturation or faults.
+    # sensors here. Readings above it are taken as saturation or faults.
     "turbidity_ntu": (0.0, 4000.0),
-    # mg/L. Saturation in fresh water is 14.6 mg/L at 0 °C; algal supersaturation can approach twice
-    # the saturation at pond temperatures, so 25 mg/L leaves room for it.
+    # mg/L. Saturation in fresh water is 14.6 mg/L at 0 °C. Algal blooms supersaturate ponds by day,
+    # and 25 mg/L is an estimate that leaves room for that.
     "dissolved_oxygen_mg_l": (0.0, 25.0),
-    # mg/L total ammonia nitrogen. Fish die above a few mg/L; 100 mg/L is beyond any pond that
-    # still holds fish and beyond the range of aquaculture test kits.
+    # mg/L total ammonia nitrogen. Fish die above a few mg/L, so 100 mg/L is far beyond any pond
+    # that still contains fish (an estimate with a wide margin).
     "ammonia_mg_l": (0.0, 100.0),
     # mg/L nitrate. Recirculating and aquaponic systems run up to a few hundred mg/L.
     "nitrate_mg_l": (0.0, 1000.0),
@@ -137,7 +137,7 @@ class Reading:
     ammonia_mg_l: float | None = None
     nitrate_mg_l: float | None = None
     source: str | None = None
-    """Where the reading came from (file or device), for audit."""
+    """File, topic or device the reading came from, for audit."""
 
     def measurements(self) -> dict[str, float | None]:
         """Return the six measurement columns by name."""
@@ -261,7 +261,8 @@ def _measurement(name: str, value: Any) -> float | None:
     try:
         number = float(value)
     except OverflowError:
-        number = math.inf if value > 0 else -math.inf
+        # Only an int too large for a float gets here.
+        number = math.inf if value > 0 else -math.inf  # type: ignore[operator]
     if not math.isfinite(number):
         raise InvalidReadingError(REASON_NOT_FINITE, f"{name} is {number}")
 

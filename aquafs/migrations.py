@@ -305,12 +305,12 @@ def _choose_flavour(
         previous: SchemaFlavour = recorded.pop()  # type: ignore[assignment]
         if mode == "on" and previous == "postgres":
             raise MigrationError(
-                "AQUA_POSTGRES__TIMESCALEDB=on, but this database was migrated with the plain-PostgreSQL "
+                "TimescaleDB mode is on (AQUA_POSTGRES__TIMESCALEDB or --timescaledb), but this database was migrated with the plain-PostgreSQL "
                 "variant; migrate a new database, or set AQUA_POSTGRES__TIMESCALEDB=auto"
             )
         if mode == "off" and previous == "timescale":
             raise MigrationError(
-                "AQUA_POSTGRES__TIMESCALEDB=off, but this database was migrated with the TimescaleDB "
+                "TimescaleDB mode is off (AQUA_POSTGRES__TIMESCALEDB or --timescaledb), but this database was migrated with the TimescaleDB "
                 "variant; set AQUA_POSTGRES__TIMESCALEDB=auto or on"
             )
         if previous == "timescale" and not available:
@@ -326,7 +326,7 @@ def _choose_flavour(
         return "timescale"
     if mode == "on":
         raise MigrationError(
-            "AQUA_POSTGRES__TIMESCALEDB=on, but the server does not offer the timescaledb extension "
+            "TimescaleDB mode is on (AQUA_POSTGRES__TIMESCALEDB or --timescaledb), but the server does not offer the timescaledb extension "
             "(not in pg_available_extensions); install TimescaleDB, or set AQUA_POSTGRES__TIMESCALEDB=auto "
             "to use the plain-PostgreSQL variant"
         )

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from aquafs.errors import AquaError
 from aquafs.logs import configure_logging
@@ -84,7 +85,17 @@ def _cmd_feast(args: argparse.Namespace, settings: Settings) -> int:
     return subprocess.call([feast, *args.feast_args], cwd=FEATURE_REPO)
 
 
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from aquafs.demo import DEFAULT_DATA_DIR, run_demo
+
+    data_dir = args.data_dir or os.environ.get("AQUA_DATA_DIR") or DEFAULT_DATA_DIR
+    summary = run_demo(settings, Path(data_dir))
+    print("\nSummary\n" + summary.render())
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, Handler]] = {
+    "demo": ("run the main job end to end on the real data (stack must be up)", _cmd_demo),
     "check-config": ("check that every variable feature_store.yaml needs is set", _cmd_check_config),
     "env": ("print `export` lines for the variables feature_store.yaml expands", _cmd_env),
     "migrate": ("apply the numbered SQL migrations in sql/ (idempotent)", _cmd_migrate),
@@ -120,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
                 help="IANA time zone of the KU-MWQ local timestamps (default: Asia/Dhaka, UTC+6, inferred "
                 "from the site)",
             )
+        if name == "demo":
+            sub.add_argument("--data-dir", help="folder with the sensor datasets (default: ../shared/data)")
         if name == "feast":
             sub.add_argument("feast_args", nargs=argparse.REMAINDER, help="arguments for `feast`")
     return parser

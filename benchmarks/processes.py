@@ -57,4 +57,5 @@ def run_peak_memory(environment: BenchEnvironment, rows: int, sensor_count: int)
     base = entry["baseline_no_retrieval"]["max_rss_mib"]
     entry["plugin_added_mib"] = entry["plugin"]["max_rss_mib"] - base
     entry["stock_added_mib"] = entry["stock_feast"]["max_rss_mib"] - base
+    # Timing under tracemalloc is slower than the historical case; only the peaks are used.
     return entry

@@ -93,7 +93,8 @@ def format_table(results: dict[str, Any]) -> str:
     memory = results["peak_memory"]
     rows.append((
         "peak memory", memory["case"],
-        f"plugin {memory['plugin']['max_rss_mib']:.0f} MiB, stock {memory['stock_feast']['max_rss_mib']:.0f} MiB",
+        f"max RSS plugin {memory['plugin']['max_rss_mib']:.0f} / stock {memory['stock_feast']['max_rss_mib']:.0f} MiB; "
+        f"traced peak {memory['plugin']['tracemalloc_peak_mib']:.0f} / {memory['stock_feast']['tracemalloc_peak_mib']:.0f} MiB",
         f"no retrieval {memory['baseline_no_retrieval']['max_rss_mib']:.0f} MiB",
     ))
 

@@ -77,6 +77,8 @@ class IngesterConfig:
     """Kafka's limit on the time between polls. A batch that retries longer than this loses its
     partitions; they are re-delivered to the group, so nothing is lost, only repeated."""
     session_timeout_ms: int = 45_000
+    """How long the group waits for a silent member (a crashed ingester) before reassigning its
+    partitions, in milliseconds."""
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
 
 
@@ -110,6 +112,7 @@ class Ingester:
             max_poll_records=config.batch_size,
             max_poll_interval_ms=config.max_poll_interval_ms,
             session_timeout_ms=config.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, config.session_timeout_ms // 3),
             client_id=f"aqua-ingester-{config.group_id}",
             **kafka.client_options(),
         )
@@ -146,7 +149,10 @@ class Ingester:
                     timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
                 )
                 if not polled:
-                    idle_seconds = time.monotonic() - last_message_at
+                    if self._tracker.last_change is None:
+                        # Joining the group (or waiting out a dead member's session) is not idleness.
+                        continue
+                    idle_seconds = time.monotonic() - max(last_message_at, self._tracker.last_change)
                     if self.config.idle_exit_seconds is not None and idle_seconds >= self.config.idle_exit_seconds:
                         logger.info("no message for %.1f s; stopping", idle_seconds)
                         break
@@ -344,6 +350,9 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
                         help="serve Prometheus metrics on this TCP port; 0 turns them off (default: 0)")
     parser.add_argument("--metrics-host", default="127.0.0.1",
                         help="address the metrics server binds to (default: %(default)s)")
+    parser.add_argument("--session-timeout-ms", type=_positive_int, default=45_000,
+                        help="how long the group waits for a silent member before giving its partitions "
+                             "to others, in milliseconds (default: %(default)s)")
     parser.add_argument("--max-retry-delay-seconds", type=float, default=30.0,
                         help="cap of the exponential backoff between retries of a failed write, in "
                              "seconds (default: %(default)s)")
@@ -375,6 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         poll_timeout_ms=args.poll_timeout_ms,
         max_batches=args.max_batches,
         idle_exit_seconds=args.idle_exit_seconds,
+        session_timeout_ms=args.session_timeout_ms,
         backoff=BackoffPolicy(max_seconds=args.max_retry_delay_seconds),
     )
     try:
@@ -429,4 +439,7 @@ def _positive_int(text: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, so that loggers are named ingestion.ingester, not __main__.
+    from ingestion.ingester import main as module_main
+
+    sys.exit(module_main())

@@ -262,4 +262,7 @@ def _probability(text: str) -> float:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, so that loggers are named ingestion.producer, not __main__.
+    from ingestion.producer import main as module_main
+
+    sys.exit(module_main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from kafka import ConsumerRebalanceListener
@@ -24,6 +25,8 @@ class RebalanceTracker(ConsumerRebalanceListener):
         self._on_drop = on_drop
         self._lock = threading.Lock()
         self._revoked: set[TopicPartition] = set()
+        self.last_change: float | None = None
+        """Monotonic time of the last assignment or revocation; None before the first join."""
 
     def begin_batch(self) -> None:
         """Forget revocations of earlier batches."""
@@ -42,12 +45,14 @@ class RebalanceTracker(ConsumerRebalanceListener):
         self._forget(lost, "lost")
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.last_change = time.monotonic()
         logger.info("partitions assigned: %s", _describe(assigned))
 
     def _forget(self, partitions: list[TopicPartition], how: str) -> None:
         if not partitions:
             return
         logger.info("partitions %s: %s", how, _describe(partitions))
+        self.last_change = time.monotonic()
         with self._lock:
             self._revoked.update(partitions)
         for partition in partitions:

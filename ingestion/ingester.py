@@ -12,7 +12,7 @@ Delivery is at least once, and the stores make it effectively once. Per batch th
 
 A failure of the broker, Redis or PostgreSQL in steps 1-4 is retried with capped exponential
 backoff and nothing is committed meanwhile, so a crash or kill at any point re-delivers the batch.
-The offline store ignores rows it already holds and the Redis store ignores rows older than the
+The offline store ignores rows it already contains and the Redis store ignores rows older than the
 stored one, so re-delivery neither duplicates history nor moves the online value back in time.
 
 SIGTERM and SIGINT end the loop after the current batch is committed; the exit status is 0.
@@ -197,6 +197,8 @@ class Ingester:
         self._observe(result, new_rows, committed, online_at, started, started_at)
 
     def _commit(self, result: BatchResult) -> dict[TopicPartition, int]:
+        # NOTE: a revocation that lands between this check and the commit request is not caught
+        # here; the broker then rejects the commit (CommitFailedError) if the generation changed.
         offsets = {
             partition: OffsetAndMetadata(next_offset, "", -1)
             for partition, next_offset in result.next_offsets.items()

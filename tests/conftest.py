@@ -7,6 +7,7 @@ Kafka test gets its own topic and consumer group, and each Feast test its own pr
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -67,7 +68,21 @@ def database_factory(settings: Settings) -> Iterator[Callable[[], PostgresSettin
 
     with psycopg.connect(settings.postgres.conninfo(), autocommit=True) as conn:
         for name in created:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            _drop_database(conn, name)
+
+
+def _drop_database(conn: psycopg.Connection, name: str) -> None:
+    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    for attempt in range(5):
+        try:
+            conn.execute(statement)
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            # FORCE may not signal a backend that is still starting up as another role (seen once
+            # while a subprocess was connecting); it is gone a moment later.
+            if attempt == 4:
+                raise
+            time.sleep(1)
 
 
 @pytest.fixture

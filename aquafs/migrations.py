@@ -36,6 +36,7 @@ from typing import Literal
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from aquafs.db import connect
 from aquafs.errors import MigrationError
@@ -203,14 +204,16 @@ def schema_flavour(conn: psycopg.Connection) -> SchemaFlavour:
     Raises:
         MigrationError: the database has no ``water_readings`` table (run ``aquafs migrate``).
     """
-    row = conn.execute(
-        """
-        SELECT c.relkind,
-               EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS has_timescale
-        FROM pg_class AS c
-        WHERE c.oid = to_regclass('water_readings')
-        """
-    ).fetchone()
+    # A tuple cursor, whatever row factory the caller's connection uses: the row is unpacked by position.
+    with conn.cursor(row_factory=tuple_row) as cur:
+        row = cur.execute(
+            """
+            SELECT c.relkind,
+                   EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') AS has_timescale
+            FROM pg_class AS c
+            WHERE c.oid = to_regclass('water_readings')
+            """
+        ).fetchone()
     if row is None:
         raise MigrationError(
             "table water_readings does not exist in this database; run `aquafs migrate` first"

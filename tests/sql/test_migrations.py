@@ -122,3 +122,14 @@ def test_concurrent_runners_apply_once(fresh_database: PostgresSettings) -> None
     assert errors == []
     applied_versions = sorted(item.version for result in results for item in result)
     assert applied_versions == list(discover_migrations())
+
+
+@pytest.mark.services
+def test_schema_flavour_ignores_the_row_factory(fresh_database: PostgresSettings) -> None:
+    from psycopg.rows import dict_row
+
+    from aquafs.migrations import schema_flavour
+
+    apply_migrations(fresh_database, timescaledb="off")
+    with psycopg.connect(fresh_database.conninfo(), row_factory=dict_row) as conn:
+        assert schema_flavour(conn) == "postgres"

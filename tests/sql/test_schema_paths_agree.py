@@ -134,8 +134,6 @@ def _run_plain(database: PostgresSettings, sample: list[dict[str, Any]]) -> dict
         sql.SQL(", ").join(sql.Identifier(name) for name in READING_COLUMNS),
         sql.SQL(", ").join(sql.Placeholder() * len(READING_COLUMNS)),
     )
-    # NOTE: refresh_aggregates needs a connection with tuple rows, because schema_flavour unpacks
-    # its catalog row by position and takes a dict row's keys for the values.
     with psycopg.connect(database.conninfo(), autocommit=True) as conn:
         timestamps = [row["event_timestamp"] for row in sample]
         conn.execute("SELECT aqua_ensure_partitions(%s, %s)", (min(timestamps), max(timestamps)))

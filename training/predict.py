@@ -113,7 +113,10 @@ def get_online_features_http(
     """
     rows = [_request_row(row, datetime.now(UTC)) for row in entity_rows]
     entities: dict[str, list[Any]] = {key: [row[key] for row in rows] for key in rows[0]}
-    entities["request_time"] = [int(value.timestamp()) for value in entities["request_time"]]
+    # NOTE: the server hands the number through to the on-demand views unchanged, and
+    # transforms.on_demand reads a bare number as epoch nanoseconds (pandas' default), so send
+    # nanoseconds; epoch seconds, the usual UnixTimestamp form, shift the request to January 1970.
+    entities["request_time"] = [pd.Timestamp(value).value for value in entities["request_time"]]
     body = json.dumps({"feature_service": feature_service, "entities": entities, "full_feature_names": True}).encode()
     request = urllib.request.Request(
         f"{base_url.rstrip('/')}/get-online-features", data=body, headers={"Content-Type": "application/json"}
@@ -179,21 +182,19 @@ def _check_fingerprint_or_raise(service: Any, loaded: LoadedModel) -> None:
 def _frame_from_server_payload(payload: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     names: list[str] = payload["metadata"]["feature_names"]
     now = datetime.now(UTC).timestamp()
-    frame = pd.DataFrame(index=range(len(rows)))
-    ages: dict[str, pd.Series] = {}
+    columns: dict[str, Any] = {}
+    ages: dict[str, Any] = {}
     for name, result in zip(names, payload["results"], strict=True):
         values = pd.Series(result["values"], dtype="object")
         if "__" not in name:
-            frame[name] = values
+            columns[name] = values
             continue
         view, feature = name.split("__", 1)
-        if feature in frame.columns:
+        if feature in columns:
             continue
-        frame[feature] = pd.to_numeric(values, errors="coerce") if feature not in ("site_id", "pond_id") else values
+        columns[feature] = values if feature in ("site_id", "pond_id") else pd.to_numeric(values, errors="coerce")
         stamps = pd.to_datetime(pd.Series(result.get("event_timestamps", [None] * len(rows))), utc=True, errors="coerce")
         # The server reports the epoch (1970) for a view without a stored value.
         seconds = stamps.map(lambda stamp: stamp.timestamp() if pd.notna(stamp) and stamp.year > 1970 else np.nan)
-        ages.setdefault(f"{view}__age_seconds", now - seconds.astype(float))
-    for column, age in ages.items():
-        frame[column] = age.to_numpy()
-    return frame
+        ages.setdefault(f"{view}__age_seconds", (now - seconds.astype(float)).to_numpy())
+    return pd.DataFrame({**columns, **ages})

@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
+# How often the consumer refreshes topic metadata, in milliseconds (kafka-python default: 5 min).
+METADATA_MAX_AGE_MS = 10_000
 
 
 def utc_now() -> datetime:
@@ -114,6 +116,9 @@ class Ingester:
             session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=max(1000, config.session_timeout_ms // 3),
             client_id=f"aqua-ingester-{config.group_id}",
+            # A group can form before the broker has metadata for a new topic, leaving every member
+            # with no partition; a short metadata age makes the rebalance that fixes it come soon.
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
             **kafka.client_options(),
         )
         self._producer = KafkaProducer(
@@ -149,8 +154,9 @@ class Ingester:
                     timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size
                 )
                 if not polled:
-                    if self._tracker.last_change is None:
-                        # Joining the group (or waiting out a dead member's session) is not idleness.
+                    if self._tracker.last_change is None or not self._consumer.assignment():
+                        # Joining the group, waiting out a dead member's session, or holding no
+                        # partition yet is not idleness.
                         continue
                     idle_seconds = time.monotonic() - max(last_message_at, self._tracker.last_change)
                     if self.config.idle_exit_seconds is not None and idle_seconds >= self.config.idle_exit_seconds:

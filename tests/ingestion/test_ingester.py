@@ -481,7 +481,7 @@ def test_two_ingesters_in_one_group_match_expected_state(
     messages = _synthetic(600, sensors_per_pond=3, seed=21)
     _produce(settings, topic, (to_outgoing(m) for m in messages))
     ingesters = [
-        _ingester(feast_store.settings, feast_store.store, topic, group, batch_size=30, idle_exit_seconds=4.0)
+        _ingester(feast_store.settings, feast_store.store, topic, group, batch_size=30, idle_exit_seconds=10.0)
         for _ in range(2)
     ]
     threads = [threading.Thread(target=ingester.run, daemon=True) for ingester in ingesters]

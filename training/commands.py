@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,11 @@ def add_arguments(name: str, sub: argparse.ArgumentParser) -> None:
     if name in ("train", "predict"):
         sub.add_argument("--model-name", default="water_temp_60m", help="file name of the model under --models-dir (default: water_temp_60m)")
         sub.add_argument("--models-dir", type=Path, default=None, help="folder of the model files (default: artifacts/models)")
+        sub.add_argument(
+            "--project",
+            default=os.environ.get("AQUA_FEAST_PROJECT"),
+            help="Feast project (default: AQUA_FEAST_PROJECT, else the one in feature_store.yaml)",
+        )
     if name == "predict":
         sub.add_argument("--now", default=None, help="request time, ISO 8601 with offset (default: the clock)")
         sub.add_argument("--server", default=None, help="base URL of a `feast serve` server to read features from instead of Redis")
@@ -56,7 +62,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from aquafs.feast_store import open_store
     from training.train import DEFAULT_MODELS_DIR, train_model
 
-    store = open_store(settings)
+    store = open_store(settings, project=args.project)
     with connect(settings.postgres) as conn:
         result = train_model(store, conn, model_name=args.model_name, models_dir=args.models_dir or DEFAULT_MODELS_DIR)
     print(f"model: {result.model_path}\nmetadata: {result.metadata_path}")
@@ -81,7 +87,7 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     if args.server:
         predictions = predict_http(args.server, loaded, rows)
     else:
-        predictions = predict_online(open_store(settings), loaded, rows, now=now)
+        predictions = predict_online(open_store(settings, project=args.project), loaded, rows, now=now)
     with pd.option_context("display.width", 200, "display.max_columns", 8):
         print(predictions[["sensor_id", "water_temp_c", "predicted_water_temp_c", "target_time", "sensor_readings__age_seconds"]])
     return 0

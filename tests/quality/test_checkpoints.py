@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from aquafs.backfill import write_feature_rows
+from aquafs.backfill import feature_rows, write_feature_rows
 from aquafs.errors import TerminalError
+from feast_timescale import write_arrow_table
 from quality.checkpoints import (
     DataQualityError,
     check_training_set_or_raise,
@@ -125,13 +127,9 @@ def test_training_check_lists_every_failure() -> None:
 
 @pytest.mark.services
 def test_store_checkpoints_render_data_docs(feast_store: FeastTestStore, tmp_path: Path) -> None:
-    from aquafs.backfill import feature_rows
-    from feast_timescale import write_arrow_table
 
     batch = readings(90)
     with feast_store.connect() as conn:
-        import pyarrow as pa
-
         write_arrow_table(conn, "water_readings", pa.Table.from_pandas(batch.assign(source="test"), preserve_index=False))
         rows = feature_rows(batch)
         rows.loc[3, "health_score"] = 140.0

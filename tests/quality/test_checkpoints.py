@@ -127,7 +127,6 @@ def test_training_check_lists_every_failure() -> None:
 
 @pytest.mark.services
 def test_store_checkpoints_render_data_docs(feast_store: FeastTestStore, tmp_path: Path) -> None:
-
     batch = readings(90)
     with feast_store.connect() as conn:
         write_arrow_table(conn, "water_readings", pa.Table.from_pandas(batch.assign(source="test"), preserve_index=False))

@@ -113,10 +113,9 @@ def get_online_features_http(
     """
     rows = [_request_row(row, datetime.now(UTC)) for row in entity_rows]
     entities: dict[str, list[Any]] = {key: [row[key] for row in rows] for key in rows[0]}
-    # NOTE: the server hands the number through to the on-demand views unchanged, and
-    # transforms.on_demand reads a bare number as epoch nanoseconds (pandas' default), so send
-    # nanoseconds; epoch seconds, the usual UnixTimestamp form, shift the request to January 1970.
-    entities["request_time"] = [pd.Timestamp(value).value for value in entities["request_time"]]
+    # The server hands the number through to the on-demand views unchanged, and they read a bare
+    # number as epoch seconds, the JSON form of a UnixTimestamp.
+    entities["request_time"] = [int(pd.Timestamp(value).timestamp()) for value in entities["request_time"]]
     body = json.dumps({"feature_service": feature_service, "entities": entities, "full_feature_names": True}).encode()
     request = urllib.request.Request(
         f"{base_url.rstrip('/')}/get-online-features", data=body, headers={"Content-Type": "application/json"}

@@ -4,8 +4,9 @@ Each function takes the DataFrame Feast passes to the view (feature-view columns
 data) and returns a new DataFrame with only the output columns, on the same index. Missing
 inputs give NaN outputs, never an error, because one bad entity must not fail a whole request.
 
-Timestamps may be timezone-aware datetimes (converted to UTC) or naive ones, which are read as
-UTC because Feast request sources of type UnixTimestamp arrive naive in some Feast code paths.
+Timestamps may be timezone-aware datetimes (converted to UTC), naive ones, which are read as UTC
+because Feast request sources of type UnixTimestamp arrive naive in some Feast code paths, or
+numbers of epoch seconds, as they arrive in JSON requests to `feast serve`.
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ def projected_oxygen_features(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _utc_datetimes(column: pd.Series) -> pd.Series:
+    # A bare number is epoch seconds, the JSON form of a Feast UnixTimestamp that `feast serve`
+    # passes through unchanged; pandas alone would read it as nanoseconds.
+    if pd.api.types.is_numeric_dtype(column):
+        return pd.to_datetime(column, unit="s", utc=True, errors="coerce")
     return pd.to_datetime(column, utc=True, errors="coerce")
 
 

@@ -62,3 +62,16 @@ def test_projected_oxygen_without_oxygen_column_gives_nan_percent() -> None:
     result = projected_oxygen_features(pd.DataFrame({"requested_water_temp_c": [25.0]}))
     assert result["projected_oxygen_saturation_mg_l"].iloc[0] == pytest.approx(8.263, abs=1e-3)
     assert math.isnan(result["projected_dissolved_oxygen_saturation_pct"].iloc[0])
+
+
+def test_numeric_request_time_is_epoch_seconds() -> None:
+    from datetime import UTC, datetime
+
+    from transforms.on_demand import request_time_features
+
+    stamp = datetime(2024, 3, 1, 6, 0, tzinfo=UTC)
+    as_number = request_time_features(pd.DataFrame({"request_time": [int(stamp.timestamp())]}))
+    as_datetime = request_time_features(pd.DataFrame({"request_time": [stamp]}))
+
+    pd.testing.assert_frame_equal(as_number, as_datetime)
+    assert as_number["request_is_daytime_utc_flag"].iloc[0] == 1.0

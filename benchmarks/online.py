@@ -81,7 +81,7 @@ def run_online_reads(environment: BenchEnvironment, calls: int) -> list[dict[str
         missing = _count_missing(feast_read(), raw_read(), features)
         feast = latency_summary(time_calls(feast_read, calls, warmup=20))
         raw = latency_summary(time_calls(raw_read, calls, warmup=20))
-        # Full collections of the large Feast heap cause the p99 outliers; gc.freeze() moves every
+        # Full collections of the large Feast heap cause the p99 outliers. gc.freeze() moves every
         # object alive now out of the collector's reach, as a serving process could after start-up.
         gc.collect()
         gc.freeze()
@@ -132,7 +132,7 @@ class _Clock:
 def run_online_writes(environment: BenchEnvironment, plan: dict[int, int]) -> list[dict[str, Any]]:
     """Time rows/s of three writers for each ``batch size -> runs`` entry of ``plan``.
 
-    Every batch holds one reading per sensor at a new minute: Feast's push, ``push_to_both_stores``
+    Every batch contains one reading per sensor at a new minute: Feast's push, ``push_to_both_stores``
     (offline COPY, then online) and a raw pipeline of one HSET per row with Feast's serialization.
     """
     clock = _Clock(environment.day_start - timedelta(days=40))

@@ -30,7 +30,7 @@ def run_import_time(runs: int = 5) -> dict[str, Any]:
 
 
 def run_peak_memory(environment: BenchEnvironment, rows: int, sensor_count: int) -> dict[str, Any]:
-    """Measure the max RSS of a subprocess retrieving ``rows`` entity rows, per store.
+    """Measure the peak RSS (VmHWM) of a subprocess retrieving ``rows`` entity rows, per store.
 
     The baseline subprocess does everything except the retrieval (imports, store, entity frame),
     so the difference is what the retrieval itself adds.
@@ -57,5 +57,4 @@ def run_peak_memory(environment: BenchEnvironment, rows: int, sensor_count: int)
     base = entry["baseline_no_retrieval"]["max_rss_mib"]
     entry["plugin_added_mib"] = entry["plugin"]["max_rss_mib"] - base
     entry["stock_added_mib"] = entry["stock_feast"]["max_rss_mib"] - base
-    # Timing under tracemalloc is slower than the historical case; only the peaks are used.
     return entry

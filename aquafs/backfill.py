@@ -69,9 +69,26 @@ def backfill_features(conn: psycopg.Connection, sensor_ids: Sequence[str] | None
         How many feature rows were new to ``sensor_features``.
     """
     readings = read_readings(conn, sensor_ids)
+    complete = _sensors_with_all_features(conn)
     written = 0
     for sensor_id, group in readings.groupby("sensor_id", sort=True):
+        if sensor_id in complete:
+            # Every reading already has its feature row; recomputing would only be discarded.
+            logger.info("sensor %s: all %d feature rows already stored", sensor_id, len(group))
+            continue
         new_rows = write_feature_rows(conn, feature_rows(group))
         logger.info("backfilled %d of %d feature rows of sensor %s", new_rows, len(group), sensor_id)
         written += new_rows
     return written
+
+
+def _sensors_with_all_features(conn: psycopg.Connection) -> set[str]:
+    rows = conn.execute(
+        """
+        SELECT r.sensor_id
+        FROM (SELECT sensor_id, count(*) AS n FROM water_readings GROUP BY sensor_id) AS r
+        JOIN (SELECT sensor_id, count(*) AS n FROM sensor_features GROUP BY sensor_id) AS f USING (sensor_id)
+        WHERE f.n >= r.n
+        """
+    ).fetchall()
+    return {row[0] for row in rows}

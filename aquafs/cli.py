@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,10 +88,12 @@ def _cmd_feast(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from aquafs.demo import DEFAULT_DATA_DIR, run_demo
+    from aquafs.demo import DEFAULT_ARTIFACTS_DIR, DEFAULT_DATA_DIR, run_demo
 
     data_dir = args.data_dir or os.environ.get("AQUA_DATA_DIR") or DEFAULT_DATA_DIR
-    summary = run_demo(settings, Path(data_dir))
+    summary = run_demo(
+        settings, Path(data_dir), artifacts_dir=args.artifacts_dir or DEFAULT_ARTIFACTS_DIR, replay_limit=args.replay_limit
+    )
     print("\nSummary\n" + summary.render())
     return 0
 
@@ -138,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "demo":
             sub.add_argument("--data-dir", help="folder with the sensor datasets (default: ../shared/data)")
+            sub.add_argument("--artifacts-dir", type=Path, help="folder for the model and Data Docs (default: artifacts/)")
+            sub.add_argument(
+                "--replay-limit", type=int, default=0,
+                help="replay only the first N readings through Kafka (default: 0, all of them)",
+            )
         _job_commands.add_arguments(name, sub)
         if name == "feast":
             sub.add_argument("feast_args", nargs=argparse.REMAINDER, help="arguments for `feast`")
@@ -146,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Feast flags every on-demand view as experimental on each call, and libraries under Great
+    # Expectations raise DeprecationWarnings on import; neither is news to the person at the terminal.
+    warnings.filterwarnings("ignore", message="On demand feature view is an experimental feature")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     try:
         settings = load_settings()
         configure_logging(settings)

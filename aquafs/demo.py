@@ -18,16 +18,19 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from aquafs.errors import TerminalError
 from aquafs.settings import Settings
+from ingestion.audit import JOB_NAME as INGESTER_JOB
 
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_ARTIFACTS_DIR = REPO_ROOT / "artifacts"
 
 
 @dataclass
@@ -60,8 +63,19 @@ class DemoStep:
         return result
 
 
-def run_demo(settings: Settings, data_dir: Path = DEFAULT_DATA_DIR) -> DemoSummary:
-    """Run the main job against the configured stack and return its summary."""
+def run_demo(
+    settings: Settings,
+    data_dir: Path = DEFAULT_DATA_DIR,
+    *,
+    artifacts_dir: Path = DEFAULT_ARTIFACTS_DIR,
+    replay_limit: int = 0,
+) -> DemoSummary:
+    """Run the main job against the configured stack and return its summary.
+
+    Args:
+        artifacts_dir: where the model and the Data Docs go.
+        replay_limit: replay only the first N readings (in event-time order) through Kafka; 0 replays all.
+    """
     from aquafs.feast_store import apply_repo, open_store
     from aquafs.migrations import apply_migrations
     from ingestion.loader import load_history
@@ -84,20 +98,24 @@ def run_demo(settings: Settings, data_dir: Path = DEFAULT_DATA_DIR) -> DemoSumma
     backfilled = steps.run("backfill engineered features", lambda: _backfill(settings))
     summary.add("feature rows written now", backfilled)
 
-    replayed = steps.run("replay the history through Kafka into both stores", lambda: _replay(settings, data_dir))
-    summary.add("kafka replay", replayed)
+    replayed = steps.run(
+        "replay the history through Kafka into both stores", lambda: _replay(settings, data_dir, replay_limit)
+    )
+    summary.add("kafka messages consumed / new offline rows / dead-lettered", replayed)
 
     window = steps.run("materialize to Redis", lambda: _materialize(store, settings))
     summary.add("materialized window", window)
 
-    quality = steps.run("run the data-quality checkpoint", lambda: _quality(settings))
+    quality = steps.run("run the data-quality checkpoint", lambda: _quality(settings, artifacts_dir / "data_docs"))
     summary.add("data quality", quality)
 
-    trained = steps.run("train the water-quality model", lambda: _train(store, settings))
+    trained = steps.run("train the water-quality model", lambda: _train(store, settings, artifacts_dir / "models"))
     summary.add("model", trained)
 
-    predictions = steps.run("predict online for every sensor", lambda: _predict(store, settings))
-    print(predictions, flush=True)
+    predictions = steps.run(
+        "predict online for every sensor", lambda: _predict(store, settings, artifacts_dir / "models")
+    )
+    print("\nOnline forecasts of the water temperature 60 minutes ahead:\n" + predictions, flush=True)
     return summary
 
 
@@ -109,22 +127,31 @@ def _backfill(settings: Settings) -> int:
         return backfill_features(conn)
 
 
-def _replay(settings: Settings, data_dir: Path) -> str:
+def _replay(settings: Settings, data_dir: Path, limit: int) -> str:
+    """Replay the CSV history onto the readings topic, then run one ingester until the topic is idle."""
+    from aquafs.db import connect
+
     bin_dir = Path(sys.executable).parent
+    started = datetime.now(UTC)
     produce = subprocess.run(
-        [str(bin_dir / "aqua-producer"), "replay", "--data-dir", str(data_dir), "--speedup", "0"],
+        [str(bin_dir / "aqua-producer"), "replay", "--data-dir", str(data_dir), "--speedup", "0", "--limit", str(limit)],
         capture_output=True, text=True, check=False,
     )
     if produce.returncode != 0:
-        raise RuntimeError(f"aqua-producer failed (exit {produce.returncode}):\n{produce.stderr[-2000:]}")
+        raise TerminalError(f"aqua-producer failed (exit {produce.returncode}):\n{produce.stderr[-2000:]}")
     ingest = subprocess.run(
-        [str(bin_dir / "aqua-ingester"), "--idle-exit-seconds", "10", "--batch-size", "2000"],
+        [str(bin_dir / "aqua-ingester"), "--idle-exit-seconds", "5", "--batch-size", "2000"],
         capture_output=True, text=True, check=False,
     )
     if ingest.returncode != 0:
-        raise RuntimeError(f"aqua-ingester failed (exit {ingest.returncode}):\n{ingest.stderr[-2000:]}")
-    last_lines = [line for line in (produce.stderr + ingest.stderr).splitlines() if line.strip()][-3:]
-    return "; ".join(line.split(": ", 1)[-1] for line in last_lines)
+        raise TerminalError(f"aqua-ingester failed (exit {ingest.returncode}):\n{ingest.stderr[-2000:]}")
+    with connect(settings.postgres) as conn:
+        read, written, rejected = conn.execute(
+            "SELECT coalesce(sum(rows_read), 0), coalesce(sum(rows_written), 0), coalesce(sum(rows_rejected), 0) "
+            "FROM ingestion_audit WHERE job = %s AND started_at >= %s",
+            (INGESTER_JOB, started),
+        ).fetchone()
+    return f"{read} / {written} / {rejected}"
 
 
 def _materialize(store: Any, settings: Settings) -> str:
@@ -139,19 +166,57 @@ def _materialize(store: Any, settings: Settings) -> str:
     return f"{first:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC"
 
 
-def _quality(settings: Settings) -> str:
-    from quality.checkpoints import run_quality_checkpoint
+def _quality(settings: Settings, data_docs_dir: Path) -> str:
+    from aquafs.db import connect
+    from quality.checkpoints import run_store_checkpoints
 
-    return str(run_quality_checkpoint(settings))
+    with connect(settings.postgres) as conn:
+        reports = run_store_checkpoints(conn, data_docs_dir=data_docs_dir)
+    failed = [report for report in reports if not report.success]
+    for report in failed:
+        for failure in report.failures:
+            logger.warning("quality suite %s: %s", report.suite_name, failure.describe())
+    return (
+        f"{len(reports) - len(failed)} of {len(reports)} suites passed; "
+        f"Data Docs: {data_docs_dir / 'index.html'}"
+    )
 
 
-def _train(store: Any, settings: Settings) -> str:
+def _train(store: Any, settings: Settings, models_dir: Path) -> str:
+    from aquafs.db import connect
     from training.train import train_model
 
-    return str(train_model(store, settings))
+    with connect(settings.postgres) as conn:
+        result = train_model(store, conn, models_dir=models_dir)
+    lines = [f"{result.model_path} (test {result.metadata['test_range'][0]} .. {result.metadata['test_range'][1]})"]
+    for name, metrics in result.metadata["metrics"].items():
+        lines.append(f"{name}: MAE {metrics['mae']:.3f} °C, RMSE {metrics['rmse']:.3f} °C, R² {metrics['r2']:.3f}")
+    return "\n    ".join(lines)
 
 
-def _predict(store: Any, settings: Settings) -> str:
-    from training.predict import predict_all_sensors
+def _predict(store: Any, settings: Settings, models_dir: Path) -> str:
+    """Forecast every sensor as of one minute after its own latest reading.
 
-    return str(predict_all_sensors(store, settings))
+    The datasets are historical (2020-2022), so at the wall-clock time every online value is older
+    than its view's TTL and would be blanked; each sensor is asked at the end of its own history.
+    """
+    import pandas as pd
+
+    from aquafs.db import connect
+    from training.predict import load_model, predict_online
+
+    loaded = load_model(models_dir=models_dir)
+    with connect(settings.postgres) as conn:
+        latest = conn.execute(
+            "SELECT sensor_id, site_id, pond_id, max(event_timestamp) FROM water_readings "
+            "GROUP BY sensor_id, site_id, pond_id ORDER BY sensor_id"
+        ).fetchall()
+    frames = []
+    for sensor_id, site_id, pond_id, last_reading in latest:
+        now = last_reading + timedelta(minutes=1)
+        row = {"sensor_id": sensor_id, "site_id": site_id, "pond_id": pond_id, "request_time": now}
+        frames.append(predict_online(store, loaded, [row], now=now))
+    predictions = pd.concat(frames, ignore_index=True)
+    columns = ["sensor_id", "request_time", "water_temp_c", "predicted_water_temp_c", "sensor_readings__age_seconds"]
+    with pd.option_context("display.width", 200, "display.max_columns", 10):
+        return predictions[columns].to_string(index=False)

@@ -36,7 +36,8 @@ def read_fresh_features(
 
     ttl_by_view = {view.name: view.ttl for view in store.list_feature_views(allow_cache=True)}
     stamp_columns = {c for c in frame.columns if c.endswith(TIMESTAMP_POSTFIX)}
-    result = frame[[c for c in frame.columns if "__" not in c and c not in stamp_columns]].copy()
+    keys = frame[[c for c in frame.columns if "__" not in c and c not in stamp_columns]]
+    columns: dict[str, pd.Series] = {}
     for column in [c for c in frame.columns if "__" in c and c not in stamp_columns]:
         view, feature = column.split("__", 1)
         # Feast reports whole epoch seconds, and 0 where the store has no value.
@@ -46,6 +47,7 @@ def read_fresh_features(
         values = frame[column]
         if ttl:
             values = values.where(age <= ttl.total_seconds())
-        result[feature] = values
-        result[f"{view}__age_seconds"] = age
+        columns[feature] = values
+        columns[f"{view}__age_seconds"] = age
+    result = pd.concat([keys, pd.DataFrame(columns, index=frame.index)], axis=1)
     return result

@@ -194,7 +194,21 @@ def _nan_to_null(table: pa.Table) -> pa.Table:
     return table
 
 
+# Column sets of written tables, per (host, port, database, table). A push looks them up on every
+# batch, and the catalog query cost about 14 ms of a 69 ms push (docs/BENCHMARKS.md). A column
+# added by a later migration is picked up by a new process.
+_COLUMN_CACHE: dict[tuple[str, int, str, str], set[str]] = {}
+
+
 def _table_columns(conn: psycopg.Connection, target: str) -> set[str]:
+    key = (conn.info.host, conn.info.port, conn.info.dbname, target)
+    cached = _COLUMN_CACHE.get(key)
+    if cached is None:
+        cached = _COLUMN_CACHE[key] = _query_table_columns(conn, target)
+    return cached
+
+
+def _query_table_columns(conn: psycopg.Connection, target: str) -> set[str]:
     schema, _, name = target.rpartition(".")
     rows = conn.execute(
         """

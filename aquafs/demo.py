@@ -35,7 +35,7 @@ DEFAULT_ARTIFACTS_DIR = REPO_ROOT / "artifacts"
 
 @dataclass
 class DemoSummary:
-    """What the main job did, printed at the end."""
+    """Counts and results of the main job, printed at the end."""
 
     lines: list[tuple[str, str]] = field(default_factory=list)
 

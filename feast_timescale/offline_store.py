@@ -14,7 +14,7 @@ What it changes relative to Feast's stock ``PostgreSQLOfflineStore`` (everything
   one ``LEFT JOIN LATERAL`` per feature view that walks the (entity, event time) index backwards.
   The join enforces two rules the stock query does not: a row becomes visible only once its
   ``created_timestamp_column`` (our ``available_at``) has passed, and the output has exactly one
-  row per entity-frame row, in the frame's order, even when the frame holds duplicates.
+  row per entity-frame row, in the frame's order, even when the frame contains duplicates.
 """
 
 from __future__ import annotations

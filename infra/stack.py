@@ -154,7 +154,7 @@ def pid_is_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie child still answers kill(0); /proc tells the truth.
+    # A zombie child still passes kill(0), so read its state from /proc.
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:

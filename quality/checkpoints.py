@@ -26,6 +26,7 @@ from quality.runner import FailedExpectation, QualityRunner, failed_expectations
 from quality.suites import (
     FEATURE_FAMILIES,
     feature_family_suite,
+    raw_readings_parameters,
     raw_readings_suite,
     split_summary_suite,
     training_set_suite,
@@ -60,32 +61,65 @@ class CheckpointReport:
     failures: list[FailedExpectation]
 
 
+@dataclass(frozen=True)
+class ReadingsBatchCheck:
+    """Outcome of :func:`check_readings_batch`."""
+
+    good: pd.DataFrame
+    """Rows to store, with the input's index."""
+    failures: pd.DataFrame
+    """One row per (failing input row, failed expectation): the input's columns plus ``expectation``,
+    ``column`` and ``reason``."""
+    batch_failures: list[FailedExpectation]
+    """Failed expectations that judge the batch as a whole (``mostly`` below 1.0); they reject no row."""
+
+
 def validate_readings_batch(
     df: pd.DataFrame, *, now: datetime | None = None, runner: QualityRunner | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a batch of wide readings into rows to store and rows to dead-letter.
 
+    The same check as :func:`check_readings_batch`, whose ``batch_failures`` are logged at WARNING.
+
+    Returns:
+        ``(good_df, failures_df)`` as :class:`ReadingsBatchCheck` describes them.
+    """
+    check = check_readings_batch(df, now=now, runner=runner)
+    return check.good, check.failures
+
+
+def check_readings_batch(
+    df: pd.DataFrame, *, now: datetime | None = None, runner: QualityRunner | None = None
+) -> ReadingsBatchCheck:
+    """Validate a batch of wide readings against ``water_readings_raw`` and split off failing rows.
+
     ``event_timestamp`` is parsed as UTC (unparseable values become missing and fail the
     not-null expectation) and measurement columns are coerced to float (a non-numeric value becomes
     missing). Of a repeated (sensor_id, event_timestamp), the first row in the batch is kept.
-    An expectation that fails without naming rows (a missing column) fails every row.
-
-    Returns:
-        ``(good_df, failures_df)``: ``good_df`` holds the passing rows with the input's index;
-        ``failures_df`` holds one row per (input row, failed expectation) with the input's
-        columns plus ``expectation``, ``column`` and ``reason``.
+    An expectation with ``mostly`` below 1.0 (the water-temperature null rate) judges the batch and
+    rejects no row; it is logged at WARNING and returned in ``batch_failures``. Any other
+    expectation that fails without naming rows (a missing column) fails every row. Columns the
+    suite does not know are passed through unchanged.
     """
     now = now or datetime.now(UTC)
     frame = _coerce_readings(df)
-    result = (runner or _default_runner()).validate(raw_readings_suite(now), frame, asset_name="readings_batch")
+    # One registered suite per runner, with the time bound as a parameter: a suite built per call
+    # made each batch slower and the in-memory context larger (see QualityRunner.validate_reused).
+    result = (runner or _default_runner()).validate_reused(
+        "readings_batch", raw_readings_suite, frame, expectation_parameters=raw_readings_parameters(now)
+    )
 
     duplicate_positions: set[int] = set()
     if {"sensor_id", "event_timestamp"} <= set(frame.columns):
         repeated = frame.duplicated(["sensor_id", "event_timestamp"], keep="first").to_numpy()
         duplicate_positions = {int(position) for position in repeated.nonzero()[0]}
     records: list[dict[str, object]] = []
+    batch_failures: list[FailedExpectation] = []
     for failure in failed_expectations(result):
-        positions: tuple[int, ...] | range = failure.row_positions or range(len(frame))
+        if failure.is_batch_level:
+            batch_failures.append(failure)
+            continue
+        positions: tuple[int, ...] | range | list[int] = failure.row_positions or range(len(frame))
         if failure.expectation == "expect_compound_columns_to_be_unique":
             positions = [position for position in positions if position in duplicate_positions]
         for position in positions:
@@ -99,15 +133,21 @@ def validate_readings_batch(
             )
 
     failures = pd.DataFrame(records, columns=list(FAILURE_COLUMNS))
-    bad_positions = sorted(set(failures["row_position"].astype(int)))
-    good = df.iloc[[p for p in range(len(df)) if p not in set(bad_positions)]]
+    bad_positions = set(failures["row_position"].astype(int))
+    good = df.iloc[[p for p in range(len(df)) if p not in bad_positions]]
     failed_rows = df.reset_index(drop=True).iloc[failures["row_position"].astype(int)].reset_index(drop=True)
     failures_df = pd.concat([failed_rows, failures.drop(columns="row_position").reset_index(drop=True)], axis=1)
     if not failures_df.empty:
         logger.warning(
             "readings batch: %d of %d rows failed %s", len(bad_positions), len(df), sorted(set(failures["expectation"]))
         )
-    return good, failures_df
+    if batch_failures:
+        logger.warning(
+            "readings batch of %d rows failed batch-level expectation(s): %s",
+            len(df),
+            "; ".join(failure.describe() for failure in batch_failures),
+        )
+    return ReadingsBatchCheck(good=good, failures=failures_df, batch_failures=batch_failures)
 
 
 def check_training_set_or_raise(

@@ -26,6 +26,9 @@ SENSOR_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*/[a-z0-9][a-z
 # Loggers whose real-time clock lost power restart at their epoch (1970 or 2000); no reading in this
 # project predates 2019, so anything before it is a clock fault, not history.
 EARLIEST_PLAUSIBLE_TIMESTAMP: Final = datetime.fromisoformat("2019-01-01T00:00:00+00:00")
+# Name of the expectation parameter that holds the latest accepted event time in the suite built
+# without a fixed ``now``; pass it to each run as ``now + FUTURE_TOLERANCE``.
+LATEST_EVENT_TIMESTAMP_PARAMETER: Final = "latest_event_timestamp"
 # Every sensor of both datasets measures water temperature, so a batch where more than 5 % of rows
 # lack it points at a broken probe or a mapping bug rather than at a sensor without the parameter.
 MAX_WATER_TEMP_NULL_FRACTION: Final = 0.05
@@ -40,10 +43,12 @@ _UNITS: Final = {
 }
 
 
-def raw_readings_suite(now: datetime) -> gx.ExpectationSuite:
+def raw_readings_suite(now: datetime | None = None) -> gx.ExpectationSuite:
     """Build the suite of ``water_readings`` rows as checked at ``now`` (timezone-aware).
 
-    Row-level expectations (every one with ``mostly`` 1.0) name the rows that break them, so a
+    With ``now`` None the latest accepted event time is the expectation parameter
+    :data:`LATEST_EVENT_TIMESTAMP_PARAMETER`, so one suite serves every run (see
+    :func:`raw_readings_parameters`). Row-level expectations (every one with ``mostly`` 1.0) name the rows that break them, so a
     batch can dead-letter exactly those rows; the water-temperature null rate is a batch statistic.
     """
     suite = gx.ExpectationSuite(name=RAW_READINGS_SUITE)
@@ -57,7 +62,9 @@ def raw_readings_suite(now: datetime) -> gx.ExpectationSuite:
         gxe.ExpectColumnValuesToBeBetween(
             column="event_timestamp",
             min_value=EARLIEST_PLAUSIBLE_TIMESTAMP,
-            max_value=now + FUTURE_TOLERANCE,
+            max_value=(
+                {"$PARAMETER": LATEST_EVENT_TIMESTAMP_PARAMETER} if now is None else now + FUTURE_TOLERANCE
+            ),
             meta={"notes": f"not in the future beyond {FUTURE_TOLERANCE} of clock skew; not before 2019 (clock reset)"},
         )
     )
@@ -85,6 +92,11 @@ def raw_readings_suite(now: datetime) -> gx.ExpectationSuite:
         )
     )
     return suite
+
+
+def raw_readings_parameters(now: datetime) -> dict[str, datetime]:
+    """Return the expectation parameters of the suite built by ``raw_readings_suite()`` at ``now``."""
+    return {LATEST_EVENT_TIMESTAMP_PARAMETER: now + FUTURE_TOLERANCE}
 
 
 def feature_family_suite(family: str) -> gx.ExpectationSuite:

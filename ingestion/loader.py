@@ -1,7 +1,9 @@
 """Batch loader of the CSV history into ``water_readings`` (``aquafs load``).
 
 One run reads every line of both datasets (:mod:`ingestion.sources`), validates each record with
-:func:`ingestion.validation.validate_reading` and then, in order:
+:func:`ingestion.validation.validate_reading`, runs the valid readings of each file through the
+``water_readings_raw`` suite (:func:`quality.checkpoints.check_readings_batch`; a failing row is
+rejected as ``quality_check``) and then, in order:
 
 1. creates the plain-PostgreSQL partitions that the readings need (a no-op on TimescaleDB);
 2. in one transaction, COPYs the valid readings into a temporary table and moves them with
@@ -27,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+import pandas as pd
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -37,11 +40,15 @@ from aquafs.migrations import refresh_aggregates
 from aquafs.settings import PostgresSettings
 from ingestion.sources import KU_MWQ_DEFAULT_TIMEZONE, SourceRow, iter_dataset_rows
 from ingestion.validation import MEASUREMENT_FIELDS, Reading, validate_reading
+from quality.checkpoints import check_readings_batch
+from quality.runner import QualityRunner
 
 logger = logging.getLogger(__name__)
 
 JOB_NAME: Final = "history_load"
 REASON_DUPLICATE: Final = "duplicate"
+# A reading that passed validate_reading but failed an expectation of the water_readings_raw suite.
+REASON_QUALITY_CHECK: Final = "quality_check"
 
 READING_COLUMNS: Final = (
     "site_id",
@@ -86,6 +93,9 @@ class LoadResult:
     rejections_recorded: int = 0
     """Rows newly added to ``rejected_readings``; 0 when an earlier run recorded the same ones."""
     lines_per_file: Mapping[str, int] = field(default_factory=dict)
+    batch_quality_failures: Mapping[str, list[str]] = field(default_factory=dict)
+    """Per source file, the batch-level expectations (statistics of the file's valid readings, such
+    as the water-temperature null rate) that failed, each described; they reject no line."""
 
 
 def load_history(
@@ -95,6 +105,8 @@ def load_history(
     ku_mwq_timezone: str = KU_MWQ_DEFAULT_TIMEZONE,
     now: datetime | None = None,
     refresh: bool = True,
+    quality_checks: bool = True,
+    quality_runner: QualityRunner | None = None,
 ) -> LoadResult:
     """Load both datasets under ``data_dir`` into a migrated database.
 
@@ -106,6 +118,8 @@ def load_history(
             :mod:`ingestion.sources`).
         now: the time readings are checked against for ``timestamp_in_future``; default: the clock.
         refresh: refresh ``pond_stats_15m`` and ``pond_stats_1h`` after the load.
+        quality_checks: run each file's valid readings through the ``water_readings_raw`` suite.
+        quality_runner: the Great Expectations runner for those checks; default: the shared one.
 
     Raises:
         TerminalError: a source file is missing or its header is not as expected.
@@ -118,7 +132,12 @@ def load_history(
     batch_id = uuid.uuid4()
 
     rows = list(iter_dataset_rows(data_dir, ku_mwq_timezone=ku_mwq_timezone))
-    readings, rejections = _split_rows(rows, now=check_time)
+    valid, rejections = _split_rows(rows, now=check_time)
+    batch_failures: dict[str, list[str]] = {}
+    if quality_checks:
+        valid, failed, batch_failures = _check_quality(valid, now=check_time, runner=quality_runner)
+        rejections.extend(failed)
+    readings = [reading for _, reading in valid]
     lines_per_file = dict(Counter(row.source for row in rows))
     logger.info(
         "read %d lines from %d files in %s: %d valid, %d rejected",
@@ -157,6 +176,7 @@ def load_history(
                 rejected_by_reason=by_reason,
                 rejections_recorded=recorded,
                 lines_per_file=lines_per_file,
+                batch_quality_failures=batch_failures,
             )
             _insert_audit(conn, result, data_dir=data_dir, started_at=started_at)
 
@@ -178,9 +198,11 @@ def load_history(
     return result
 
 
-def _split_rows(rows: Iterable[SourceRow], *, now: datetime) -> tuple[list[Reading], list[Rejection]]:
+def _split_rows(
+    rows: Iterable[SourceRow], *, now: datetime
+) -> tuple[list[tuple[SourceRow, Reading]], list[Rejection]]:
     """Validate each row; the first reading of a (sensor, time) pair wins, later ones are duplicates."""
-    readings: list[Reading] = []
+    readings: list[tuple[SourceRow, Reading]] = []
     rejections: list[Rejection] = []
     first_seen: dict[tuple[str, datetime], str] = {}
 
@@ -204,9 +226,71 @@ def _split_rows(rows: Iterable[SourceRow], *, now: datetime) -> tuple[list[Readi
             rejections.append(Rejection(row.source, row.position, REASON_DUPLICATE, detail, row.payload))
             continue
         first_seen[key] = row.position
-        readings.append(reading)
+        readings.append((row, reading))
 
     return readings, rejections
+
+
+def _check_quality(
+    valid: list[tuple[SourceRow, Reading]], *, now: datetime, runner: QualityRunner | None
+) -> tuple[list[tuple[SourceRow, Reading]], list[Rejection], dict[str, list[str]]]:
+    """Run the valid readings of each source file through ``water_readings_raw``.
+
+    Each file is one batch, so a batch-level statistic describes one logger's file. A line that
+    fails expectations becomes one ``quality_check`` rejection whose detail lists every one of them.
+
+    Returns:
+        The readings that passed, the rejections, and the failed batch-level expectations per file.
+    """
+    by_file: dict[str, list[tuple[SourceRow, Reading]]] = {}
+    for pair in valid:
+        by_file.setdefault(pair[0].source, []).append(pair)
+
+    passed: list[tuple[SourceRow, Reading]] = []
+    rejections: list[Rejection] = []
+    batch_failures: dict[str, list[str]] = {}
+    for source, pairs in by_file.items():
+        check = check_readings_batch(_readings_frame([reading for _, reading in pairs]), now=now, runner=runner)
+        if check.batch_failures:
+            batch_failures[source] = [failure.describe() for failure in check.batch_failures]
+            logger.warning(
+                "%s failed batch-level expectation(s) %s; its lines are loaded all the same",
+                source,
+                sorted({failure.expectation for failure in check.batch_failures}),
+            )
+        failed_positions: dict[int, list[str]] = {}
+        for failure in check.failures.itertuples(index=False):
+            failed_positions.setdefault(int(failure.batch_position), []).append(
+                f"{failure.expectation} on {failure.column}: {failure.reason}"
+            )
+        for position, pair in enumerate(pairs):
+            details = failed_positions.get(position)
+            if details is None:
+                passed.append(pair)
+                continue
+            row = pair[0]
+            rejections.append(Rejection(row.source, row.position, REASON_QUALITY_CHECK, "; ".join(details), row.payload))
+    if rejections:
+        logger.warning("%d valid readings failed the water_readings_raw suite", len(rejections))
+    return passed, rejections, batch_failures
+
+
+def _readings_frame(readings: list[Reading]) -> pd.DataFrame:
+    """Build the wide frame of ``water_readings`` rows, with ``batch_position`` to map failures back."""
+    frame = pd.DataFrame(
+        {
+            "site_id": [reading.site_id for reading in readings],
+            "pond_id": [reading.pond_id for reading in readings],
+            "sensor_id": [reading.sensor_id for reading in readings],
+            "event_timestamp": pd.to_datetime([reading.event_timestamp for reading in readings], utc=True),
+            **{name: [getattr(reading, name) for reading in readings] for name in MEASUREMENT_FIELDS},
+        }
+    )
+    frame.insert(4, "available_at", frame["event_timestamp"])  # as stored: see the module docstring
+    for name in MEASUREMENT_FIELDS:
+        frame[name] = frame[name].astype("float64")
+    frame["batch_position"] = range(len(frame))
+    return frame
 
 
 def _insert_readings(conn: psycopg.Connection, readings: list[Reading]) -> int:
@@ -294,6 +378,7 @@ def _insert_audit(
                     "lines_per_file": dict(result.lines_per_file),
                     "rejected_by_reason": dict(result.rejected_by_reason),
                     "rejections_recorded": result.rejections_recorded,
+                    "batch_quality_failures": dict(result.batch_quality_failures),
                 }
             ),
         ),

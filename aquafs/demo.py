@@ -146,11 +146,14 @@ def _replay(settings: Settings, data_dir: Path, limit: int) -> str:
     if ingest.returncode != 0:
         raise TerminalError(f"aqua-ingester failed (exit {ingest.returncode}):\n{ingest.stderr[-2000:]}")
     with connect(settings.postgres) as conn:
-        read, written, rejected = conn.execute(
+        totals = conn.execute(
             "SELECT coalesce(sum(rows_read), 0), coalesce(sum(rows_written), 0), coalesce(sum(rows_rejected), 0) "
             "FROM ingestion_audit WHERE job = %s AND started_at >= %s",
             (INGESTER_JOB, started),
         ).fetchone()
+    # An aggregate without GROUP BY always returns one row.
+    assert totals is not None
+    read, written, rejected = totals
     return f"{read} / {written} / {rejected}"
 
 
@@ -158,7 +161,9 @@ def _materialize(store: Any, settings: Settings) -> str:
     from aquafs.db import connect
 
     with connect(settings.postgres) as conn:
-        first, last = conn.execute("SELECT min(event_timestamp), max(event_timestamp) FROM water_readings").fetchone()
+        span = conn.execute("SELECT min(event_timestamp), max(event_timestamp) FROM water_readings").fetchone()
+    assert span is not None
+    first, last = span
     if first is None:
         return "nothing to materialize"
     end = last + timedelta(hours=1)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import struct
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -408,7 +409,11 @@ class OnlineWriter:
         self.client = client if client is not None else _redis_client(self._config)
         self._store = store
         self._project = store.project.encode("utf-8")
-        self._plans: dict[str, _ViewWrite] = {}
+        self._plans: dict[str, tuple[float, _ViewWrite]] = {}
+        # Re-read a view's definition as often as Feast refreshes its registry cache, so a long-lived
+        # writer picks up an applied change as Feast's own write path would (0 caches forever there).
+        ttl = store.config.registry.cache_ttl_seconds
+        self._plan_ttl_seconds = float(ttl) if ttl and ttl > 0 else math.inf
 
     def write(self, view_name: str, df: pd.DataFrame) -> int:
         """Write the rows of ``df`` to the online store of ``view_name``.
@@ -481,9 +486,9 @@ class OnlineWriter:
         return keys
 
     def _plan(self, view_name: str) -> _ViewWrite:
-        plan = self._plans.get(view_name)
-        if plan is not None:
-            return plan
+        cached = self._plans.get(view_name)
+        if cached is not None and time.monotonic() - cached[0] < self._plan_ttl_seconds:
+            return cached[1]
         views = {view.name: view for view in self._store.list_feature_views(allow_cache=True)}
         view = views.get(view_name)
         if view is None or view.batch_source is None:
@@ -506,7 +511,7 @@ class OnlineWriter:
             timestamp_column=view.batch_source.timestamp_field,
             field_mapping=dict(view.batch_source.field_mapping or {}),
         )
-        self._plans[view_name] = plan
+        self._plans[view_name] = (time.monotonic(), plan)
         return plan
 
 

@@ -2,7 +2,7 @@
 
 Feast stores one Redis hash per entity key: the key is the serialized entity key (version 3)
 followed by the project name, each feature is a field named by the murmur3 hash of
-``"<view>:<feature>"`` holding a serialized ``ValueProto`` (empty bytes for null), and
+``"<view>:<feature>"`` containing a serialized ``ValueProto`` (empty bytes for null), and
 ``_ts:<view>`` holds the event time as a serialized protobuf ``Timestamp``.
 
 :class:`OnlineReader` resolves the views of a feature service or of feature references once and
@@ -161,7 +161,7 @@ class OnlineReader:
         if isinstance(features, FeatureService):
             for projection in features.feature_view_projections:
                 if projection.join_key_map:
-                    raise ConfigError(f"view {projection.name!r} maps join keys; OnlineReader does not support that")
+                    raise ConfigError(f"view {projection.name!r} maps join keys, which OnlineReader does not support; read it through Feast")
                 requested.setdefault(projection.name_to_use(), []).extend(f.name for f in projection.features)
         else:
             for ref in features:

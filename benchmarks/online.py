@@ -17,6 +17,7 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from aquafs.feast_store import push_to_both_stores
+from aquafs.redis_online import OnlineReader, OnlineWriter
 from benchmarks.environment import (
     READING_COLUMNS,
     READINGS_VIEW,
@@ -53,7 +54,7 @@ def field_keys(view: str, features: list[str]) -> list[bytes]:
 
 
 def run_online_reads(environment: BenchEnvironment, calls: int) -> list[dict[str, Any]]:
-    """Time get_online_features (with ``to_dict``) and the raw pipelined HMGET for three request shapes."""
+    """Time get_online_features (with ``to_dict``), OnlineReader and the raw pipelined HMGET for three shapes."""
     sensors = sensor_ids(100, prefix="bench-online")
     now = pd.Timestamp.now(tz="UTC").floor("s")
     rng = np.random.default_rng(3)
@@ -78,9 +79,16 @@ def run_online_reads(environment: BenchEnvironment, calls: int) -> list[dict[str
                     pipe.hmget(redis_key(environment, sensor), fields)
                 return pipe.execute()
 
+        lean_reader = OnlineReader(environment.store, refs, client=environment.redis_client)
+
+        def lean_read(entity_rows: list[dict[str, str]] = entity_rows, reader: OnlineReader = lean_reader) -> dict[str, Any]:
+            return reader.read(entity_rows)
+
         missing = _count_missing(feast_read(), raw_read(), features)
+        missing += _count_missing(lean_read(), [], features)
         feast = latency_summary(time_calls(feast_read, calls, warmup=20))
         raw = latency_summary(time_calls(raw_read, calls, warmup=20))
+        lean = latency_summary(time_calls(lean_read, calls, warmup=20))
         # Full collections of the large Feast heap cause the p99 outliers. gc.freeze() moves every
         # object alive now out of the collector's reach, as a serving process could after start-up.
         gc.collect()
@@ -97,6 +105,9 @@ def run_online_reads(environment: BenchEnvironment, calls: int) -> list[dict[str
                 "feast": feast,
                 "raw_hmget": raw,
                 "feast_gc_frozen": feast_frozen,
+                "lean_reader": lean,
+                "lean_p99_ratio": lean["p99_ms"] / raw["p99_ms"],
+                "lean_p50_ratio": lean["p50_ms"] / raw["p50_ms"],
                 "p99_ratio_gc_frozen": feast_frozen["p99_ms"] / raw["p99_ms"],
                 "p99_ratio": feast["p99_ms"] / raw["p99_ms"],
                 "p50_ratio": feast["p50_ms"] / raw["p50_ms"],
@@ -130,12 +141,14 @@ class _Clock:
 
 
 def run_online_writes(environment: BenchEnvironment, plan: dict[int, int]) -> list[dict[str, Any]]:
-    """Time rows/s of three writers for each ``batch size -> runs`` entry of ``plan``.
+    """Time rows/s of four writers for each ``batch size -> runs`` entry of ``plan``.
 
     Every batch contains one reading per sensor at a new minute: Feast's push, ``push_to_both_stores``
-    (offline COPY, then online) and a raw pipeline of one HSET per row with Feast's serialization.
+    (offline COPY, then online), a raw pipeline of one HSET per row with Feast's serialization, and
+    ``OnlineWriter`` alone (stored-timestamp read, then HSET).
     """
     clock = _Clock(environment.day_start - timedelta(days=40))
+    lean_writer = OnlineWriter(environment.store, client=environment.redis_client)
     results = []
     for batch_size, runs in plan.items():
         sensors = sensor_ids(batch_size, prefix="bench-push")
@@ -151,6 +164,7 @@ def run_online_writes(environment: BenchEnvironment, plan: dict[int, int]) -> li
                 environment.store, READINGS_PUSH_SOURCE, frame
             ),
             "raw_pipelined_hset": lambda frame: raw_hset(environment, frame),
+            "lean_writer": lambda frame: lean_writer.write(READINGS_VIEW, frame),
         }
         entry: dict[str, Any] = {"case": f"batch of {batch_size}", "batch_size": batch_size}
         for name, writer in writers.items():
@@ -163,6 +177,7 @@ def run_online_writes(environment: BenchEnvironment, plan: dict[int, int]) -> li
         raw_rate = entry["raw_pipelined_hset"]["median_rows_per_s"]
         entry["push_share_of_raw"] = entry["feast_push_online"]["median_rows_per_s"] / raw_rate
         entry["both_share_of_raw"] = entry["push_to_both_stores"]["median_rows_per_s"] / raw_rate
+        entry["lean_share_of_raw"] = entry["lean_writer"]["median_rows_per_s"] / raw_rate
         results.append(entry)
     return results
 

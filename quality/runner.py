@@ -113,7 +113,8 @@ class QualityRunner:
 
         The asset, suite, validation definition (and checkpoint with Data Docs) are added to the
         context once per runner and ``name``; later calls only pass the new frame and parameters,
-        so the context does not grow with the number of calls. A suite that depends on the call
+        so the context does not grow with the number of calls; without Data Docs the stored
+        validation result is removed after each call too. A suite that depends on the call
         (such as the current time) takes that value as an expectation parameter.
         """
         # Measured on a 500-row readings batch (scratch benchmark, 2-core machine): registering per
@@ -129,7 +130,14 @@ class QualityRunner:
             )
             target = definition if self.data_docs_dir is None else self._checkpoint(name, definition)
             self._reused[name] = target
+        store = self.context.validation_results_store
+        stored_before = set(store.list_keys())
         result = _run(target, frame.reset_index(drop=True), expectation_parameters)
+        if self.data_docs_dir is None:
+            # Every run stores its result (about 25 kB for 500 good rows) in the in-memory store;
+            # without Data Docs nothing reads it again, and keeping it would grow with every call.
+            for key in set(store.list_keys()) - stored_before:
+                store.remove_key(key)
         logger.debug("reused suite %s: %s (%d rows)", name, "passed" if result.success else "failed", len(frame))
         return result
 

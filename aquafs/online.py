@@ -40,7 +40,10 @@ def read_fresh_features(
     if reader is not None:
         columns_by_name = reader.read(entity_rows)
     else:
-        response = store.get_online_features(features=features, entity_rows=list(entity_rows), full_feature_names=True)
+        requested = features if isinstance(features, FeatureService) else list(features)
+        response = store.get_online_features(
+            features=requested, entity_rows=[dict(row) for row in entity_rows], full_feature_names=True
+        )
         columns_by_name = response.to_dict(include_event_timestamps=True)
     frame = pd.DataFrame(columns_by_name)
 

@@ -123,7 +123,7 @@ class OnlineReader:
         with self.client.pipeline(transaction=False) as pipe:
             for view, keys in zip(self._views, keys_per_view, strict=True):
                 for key in keys:
-                    pipe.hmget(key, view.fields)
+                    pipe.hmget(key, view.fields)  # type: ignore[arg-type]  # redis-py accepts bytes keys
             replies = pipe.execute()
 
         # Feast echoes every column of the entity rows, each with an all-zero timestamp column.
@@ -444,7 +444,7 @@ class OnlineWriter:
         micros = _event_micros(table, plan.timestamp_column).tolist()
         with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.hmget(key, [plan.timestamp_field])
+                pipe.hmget(key, [plan.timestamp_field])  # type: ignore[arg-type]
             stored = pipe.execute()
 
         # Newest event time seen per key: the stored one, then each row queued from this batch.
@@ -462,7 +462,7 @@ class OnlineWriter:
                 mapping = {plan.timestamp_field: _encode_timestamp(event)}
                 for field, encode, column in zip(plan.fields, plan.encoders, feature_columns, strict=True):
                     mapping[field] = encode(column[row])
-                pipe.hset(key, mapping=mapping)
+                pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
                 if self._config.key_ttl_seconds:
                     pipe.expire(key, self._config.key_ttl_seconds)
                 written += 1
@@ -480,8 +480,8 @@ class OnlineWriter:
                 raise TerminalError(f"join key column {name!r} of the frame for {plan.view_name!r} has nulls")
             columns.append(values)
         keys = []
-        for values in zip(*columns, strict=True):
-            encoded = b"".join(encode(value) for encode, value in zip(plan.key_encoders, values, strict=True))
+        for row_values in zip(*columns, strict=True):
+            encoded = b"".join(encode(value) for encode, value in zip(plan.key_encoders, row_values, strict=True))
             keys.append(plan.key_prefix + encoded + self._project)
         return keys
 

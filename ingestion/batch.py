@@ -7,6 +7,7 @@ without recomputing features (which would feed the same reading to a feature str
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,8 @@ from aquafs.errors import InvalidReadingError
 from ingestion.dead_letter import Rejection
 from ingestion.schema import MEASUREMENT_FIELDS, decode_message
 from ingestion.validation import validate_reading
+from quality.checkpoints import check_readings_batch
+from quality.runner import FailedExpectation, QualityRunner
 from transforms.stream import OutOfOrderReadingError
 
 logger = logging.getLogger(__name__)
@@ -29,6 +32,8 @@ READING_COLUMNS = (*KEY_COLUMNS, "available_at", *MEASUREMENT_FIELDS, "source")
 # Reason for a message that made validate_reading fail with something other than
 # InvalidReadingError: a defect in validation, but the message must not stop the ingester.
 REASON_VALIDATION_FAILED = "validation_failed"
+# Reason for a valid message whose reading failed an expectation of the water_readings_raw suite.
+REASON_QUALITY_CHECK = "quality_check"
 
 
 class FeatureStream(Protocol):
@@ -59,6 +64,10 @@ class BatchResult:
     late: int = 0
     """Valid readings not newer than their sensor's newest streamed one: stored without features."""
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    batch_failures: list[FailedExpectation] = field(default_factory=list)
+    """Failed batch-level expectations of the quality check; they reject no message."""
+    quality_seconds: float = 0.0
+    """Wall time of the quality check (0 when it is off)."""
 
     def readings_frame(self, available_at: datetime) -> pd.DataFrame:
         """Return the readings as the ``water_readings_push`` frame."""
@@ -75,14 +84,31 @@ class BatchResult:
         return _utc_timestamps(frame)
 
 
+@dataclass
+class _Pending:
+    """A valid, not duplicated reading waiting for the quality check and its features."""
+
+    record: Any
+    row: dict[str, Any]
+    state: PartitionState
+
+
 def process_records(
     polled: Mapping[TopicPartition, Sequence[Any]],
     *,
     partitions: dict[TopicPartition, PartitionState],
     feature_stream_factory: Callable[[], FeatureStream] | None,
     received_at: datetime,
+    quality_runner: QualityRunner | None = None,
+    quality_checks: bool = True,
 ) -> BatchResult:
-    """Decode, validate and compute features for every record, partition by partition.
+    """Decode, validate, quality-check and compute features for every record.
+
+    Each message is decoded and validated (:func:`validate_reading`), then the batch's valid
+    readings go through the ``water_readings_raw`` suite together (:func:`check_readings_batch`,
+    skipped when ``quality_checks`` is False): a failing reading is rejected as
+    ``quality_check``, before any feature stream sees it. Features follow, in offset order per
+    partition.
 
     ``partitions`` is updated in place. A partition whose next record is not at the offset its
     state expects (a re-delivery after a failed commit, or state older than the last commit) gets
@@ -90,6 +116,7 @@ def process_records(
     """
     result = BatchResult()
     seen: set[tuple[str, datetime]] = set()
+    pending: list[_Pending] = []
     for partition in sorted(polled):
         records = polled[partition]
         if not records:
@@ -107,19 +134,24 @@ def process_records(
 
         for record in records:
             result.consumed += 1
-            _process_one(record, state, result, seen, received_at)
+            row = _validate_one(record, result, seen, received_at)
+            if row is not None:
+                pending.append(_Pending(record, row, state))
         state.next_offset = records[-1].offset + 1
         result.next_offsets[partition] = state.next_offset
+
+    if quality_checks and pending:
+        pending = _check_quality(pending, result, received_at, quality_runner)
+    for item in pending:
+        result.readings.append(item.row)
+        _add_features(item.row, item.state, result)
     return result
 
 
-def _process_one(
-    record: Any,
-    state: PartitionState,
-    result: BatchResult,
-    seen: set[tuple[str, datetime]],
-    received_at: datetime,
-) -> None:
+def _validate_one(
+    record: Any, result: BatchResult, seen: set[tuple[str, datetime]], received_at: datetime
+) -> dict[str, Any] | None:
+    """Return the record's reading row, or None after recording a rejection or a duplicate."""
     try:
         message = decode_message(record.value, headers=record.headers or ())
         # The stored source is the topic, as the data contract defines; the producer's own source
@@ -127,14 +159,14 @@ def _process_one(
         reading = validate_reading(message.to_record() | {"source": record.topic}, now=received_at)
     except InvalidReadingError as error:
         result.rejections.append(_rejection(record, error.reason, error.detail, received_at))
-        return
+        return None
     except Exception as error:  # one bad message must not stop the ingester
         logger.error(
             "validation raised %s on %s[%d]@%d; dead-lettering the message",
             type(error).__name__, record.topic, record.partition, record.offset, exc_info=True,
         )
         result.rejections.append(_rejection(record, REASON_VALIDATION_FAILED, repr(error), received_at))
-        return
+        return None
 
     row = _reading_row(reading)
     key = (row["sensor_id"], row["event_timestamp"])
@@ -142,10 +174,46 @@ def _process_one(
         # Same sensor and event time twice in one batch: the stores would keep one anyway, and a
         # feature stream must not see the reading twice.
         result.duplicates += 1
-        return
+        return None
     seen.add(key)
-    result.readings.append(row)
+    return row
 
+
+def _check_quality(
+    pending: list[_Pending], result: BatchResult, received_at: datetime, runner: QualityRunner | None
+) -> list[_Pending]:
+    """Run the batch's valid readings through ``water_readings_raw``; return those that passed."""
+    started = time.perf_counter()
+    frame = pd.DataFrame([item.row for item in pending], columns=[c for c in READING_COLUMNS if c != "available_at"])
+    frame = frame.drop(columns="source")
+    # Stored rows get available_at when written, never before their event time; the suite only
+    # needs the column to exist, so the event time stands in for it.
+    frame.insert(4, "available_at", frame["event_timestamp"])
+    frame["batch_position"] = range(len(frame))
+    check = check_readings_batch(_utc_timestamps(frame), now=received_at, runner=runner)
+    result.batch_failures = check.batch_failures
+
+    failed: dict[int, list[tuple[str, str]]] = {}
+    for failure in check.failures.itertuples(index=False):
+        failed.setdefault(int(failure.batch_position), []).append(
+            (str(failure.expectation), f"{failure.expectation} on {failure.column}: {failure.reason}")
+        )
+    passed: list[_Pending] = []
+    for position, item in enumerate(pending):
+        found = failed.get(position)
+        if found is None:
+            passed.append(item)
+            continue
+        expectations = ",".join(sorted({expectation for expectation, _ in found}))
+        detail = "; ".join(text for _, text in found)
+        result.rejections.append(
+            _rejection(item.record, REASON_QUALITY_CHECK, detail, received_at, expectation=expectations)
+        )
+    result.quality_seconds = time.perf_counter() - started
+    return passed
+
+
+def _add_features(row: dict[str, Any], state: PartitionState, result: BatchResult) -> None:
     if state.stream is None:
         return
     try:
@@ -171,7 +239,9 @@ def _reading_row(reading: Any) -> dict[str, Any]:
     return {column: getattr(reading, column) for column in READING_COLUMNS if column != "available_at"}
 
 
-def _rejection(record: Any, reason: str, detail: str, received_at: datetime) -> Rejection:
+def _rejection(
+    record: Any, reason: str, detail: str, received_at: datetime, *, expectation: str | None = None
+) -> Rejection:
     return Rejection(
         topic=record.topic,
         partition=record.partition,
@@ -182,6 +252,7 @@ def _rejection(record: Any, reason: str, detail: str, received_at: datetime) -> 
         reason=reason,
         detail=detail,
         received_at=received_at,
+        expectation=expectation,
     )
 
 

@@ -29,6 +29,8 @@ HEADER_DETAIL = "dlq-detail"
 HEADER_SOURCE_TOPIC = "dlq-source-topic"
 HEADER_SOURCE_PARTITION = "dlq-source-partition"
 HEADER_SOURCE_OFFSET = "dlq-source-offset"
+HEADER_EXPECTATION = "dlq-expectation"
+"""Set for ``quality_check`` rejections: the failed Great Expectations expectation type(s), comma-separated."""
 
 # Kafka headers and the detail column stay readable; a detail longer than this is cut.
 _MAX_DETAIL_CHARS = 2000
@@ -48,6 +50,8 @@ class Rejection:
     reason: str
     detail: str
     received_at: datetime
+    expectation: str | None = None
+    """Failed expectation type(s) of a ``quality_check`` rejection, comma-separated; None otherwise."""
 
     @property
     def source_position(self) -> str:
@@ -131,5 +135,7 @@ def _dead_letter_headers(rejection: Rejection) -> list[tuple[str, bytes]]:
             (HEADER_SOURCE_OFFSET, str(rejection.offset).encode("ascii")),
         ]
     )
+    if rejection.expectation is not None:
+        headers.append((HEADER_EXPECTATION, rejection.expectation.encode("utf-8")))
     return headers
 

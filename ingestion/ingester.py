@@ -4,8 +4,10 @@ Run it as ``aqua-ingester`` (or ``python -m ingestion.ingester``); ``--help`` li
 
 Delivery is at least once, and the stores make it effectively once. Per batch the ingester
 
-1. decodes and validates every message; a rejected one goes to the dead-letter topic and to
-   ``rejected_readings`` (:mod:`ingestion.dead_letter`),
+1. decodes and validates every message, then checks the valid readings of the batch against the
+   ``water_readings_raw`` suite (off with ``--no-quality-checks``); a rejected message goes to the
+   dead-letter topic and to ``rejected_readings`` (:mod:`ingestion.dead_letter`), a failed
+   batch-level expectation is logged and counted,
 2. computes streamed features per reading, with one feature stream per partition,
 3. pushes readings and features to the offline and online stores (:mod:`ingestion.store_writer`),
 4. commits the offsets synchronously, and only then polls again.
@@ -46,6 +48,7 @@ from ingestion.metrics import IngesterMetrics
 from ingestion.rebalance import RebalanceTracker
 from ingestion.retry import BackoffPolicy, RetryAborted, retry_transient
 from ingestion.store_writer import FEATURES_PUSH_SOURCE, StoreWriter
+from quality.runner import QualityRunner
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +85,8 @@ class IngesterConfig:
     """How long the group waits for a silent member (a crashed ingester) before reassigning its
     partitions, in milliseconds."""
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+    quality_checks: bool = True
+    """Check each batch's valid readings against the ``water_readings_raw`` suite."""
 
 
 class Ingester:
@@ -106,6 +111,8 @@ class Ingester:
         self._feature_stream_factory = feature_stream_factory
         self._clock = clock
         self._partitions: dict[TopicPartition, PartitionState] = {}
+        # One runner per ingester: it registers the suite once and reuses it for every batch.
+        self._quality_runner = QualityRunner() if config.quality_checks else None
         self._tracker = RebalanceTracker(on_drop=self._drop_partition_state)
         self._consumer = KafkaConsumer(
             group_id=config.group_id,
@@ -189,6 +196,8 @@ class Ingester:
             partitions=self._partitions,
             feature_stream_factory=self._feature_stream_factory,
             received_at=started_at,
+            quality_runner=self._quality_runner,
+            quality_checks=self.config.quality_checks,
         )
         self._retry("dead_letter", lambda: self._dead_letters.publish(result.rejections))
 
@@ -246,6 +255,18 @@ class Ingester:
         self.metrics.duplicates.labels(topic).inc(result.duplicates)
         for rejection in result.rejections:
             self.metrics.dead_lettered.labels(topic, rejection.reason).inc()
+        if self.config.quality_checks:
+            self.metrics.quality_check_seconds.observe(result.quality_seconds)
+        for failure in result.batch_failures:
+            self.metrics.batch_expectation_failures.labels(topic, failure.expectation).inc()
+        if result.batch_failures:
+            logger.warning(
+                "batch of %d messages on %s failed batch-level expectation(s) %s; its readings are written all the same",
+                result.consumed,
+                topic,
+                "; ".join(failure.describe() for failure in result.batch_failures),
+                extra={"topic": topic, "batch_size": result.consumed},
+            )
         freshness = [(online_at - row["event_timestamp"]).total_seconds() for row in result.readings]
         for seconds in freshness:
             self.metrics.freshness_seconds.observe(max(0.0, seconds))
@@ -266,7 +287,7 @@ class Ingester:
         )
         logger.info(
             "batch: %d consumed, %d written (%d new offline), %d dead-lettered, %d duplicate in batch, "
-            "%d late; committed %s; lag %s; freshness p50 %s; %.3f s",
+            "%d late; committed %s; lag %s; freshness p50 %s; %.3f s (quality check %.3f s)",
             result.consumed,
             len(result.readings),
             new_rows,
@@ -277,6 +298,7 @@ class Ingester:
             _format_offsets(lag),
             f"{statistics.median(freshness):.1f} s" if freshness else "n/a",
             elapsed,
+            result.quality_seconds,
             extra={"topic": topic, "batch_size": result.consumed},
         )
 
@@ -366,6 +388,9 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
                              "seconds (default: %(default)s)")
     parser.add_argument("--no-features", action="store_true",
                         help="write readings only, without streamed features")
+    parser.add_argument("--no-quality-checks", action="store_true",
+                        help="skip the Great Expectations check of each batch (water_readings_raw suite); "
+                             "validate_reading still rejects invalid messages")
     return parser
 
 
@@ -394,6 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         idle_exit_seconds=args.idle_exit_seconds,
         session_timeout_ms=args.session_timeout_ms,
         backoff=BackoffPolicy(max_seconds=args.max_retry_delay_seconds),
+        quality_checks=not args.no_quality_checks,
     )
     try:
         ingester = Ingester(

@@ -57,6 +57,19 @@ class IngesterMetrics:
             ["step"],
             registry=self.registry,
         )
+        self.batch_expectation_failures = Counter(
+            "aqua_ingester_batch_expectation_failures",
+            "Batches that failed a batch-level expectation of the water_readings_raw suite (such as "
+            "the water-temperature null rate), by expectation; such a failure rejects no message.",
+            ["topic", "expectation"],
+            registry=self.registry,
+        )
+        self.quality_check_seconds = Histogram(
+            "aqua_ingester_quality_check_seconds",
+            "Wall time of the Great Expectations check of one batch's valid readings.",
+            buckets=_BATCH_BUCKETS_SECONDS,
+            registry=self.registry,
+        )
         self.batch_seconds = Histogram(
             "aqua_ingester_batch_seconds",
             "Wall time from poll to commit of one batch, retries included.",

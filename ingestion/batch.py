@@ -186,8 +186,8 @@ def _check_quality(
     started = time.perf_counter()
     frame = pd.DataFrame([item.row for item in pending], columns=[c for c in READING_COLUMNS if c != "available_at"])
     frame = frame.drop(columns="source")
-    # Stored rows get available_at when written, never before their event time; the suite only
-    # needs the column to exist, so the event time stands in for it.
+    # Stored rows get available_at when they are written. The suite only checks that the column
+    # exists, so the event time is used in its place.
     frame.insert(4, "available_at", frame["event_timestamp"])
     frame["batch_position"] = range(len(frame))
     check = check_readings_batch(_utc_timestamps(frame), now=received_at, runner=runner)

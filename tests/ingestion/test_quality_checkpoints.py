@@ -1,8 +1,8 @@
 """Great Expectations checkpoints in the history loader and the Kafka ingester.
 
-The reading used throughout passes ``validate_reading`` but fails the ``water_readings_raw`` suite:
-its event time lies in 2000, which validation accepts (it checks only the future bound) and the
-suite rejects as a reset logger clock (nothing in this project predates 2019).
+The reading used throughout passes ``validate_reading`` but fails the ``water_readings_raw`` suite.
+Its event time lies in 2000: validation checks only the future bound, and the suite rejects times
+before 2019 as a reset logger clock.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ CLOCK_RESET_TIME = datetime(2000, 1, 1, 0, 5, 10, tzinfo=UTC)
 BETWEEN = "expect_column_values_to_be_between"
 NOT_NULL = "expect_column_values_to_not_be_null"
 
-# Header and first data lines of each real file, in the formats of /work/shared/data.
+# Headers of the real KU-MWQ and aquaponics CSV files; the KU lines are the first real ones, the pond
+# lines are made up within the plausible ranges.
 KU_HEADER = "Date,Temperature,pH,Turbidity\n"
 KU_LINES = "2020-01-15 16:00:35,20.99,7.81,197\n2020-01-15 16:01:33,20.99,7.81,197\n2020-01-15 16:02:31,20.98,7.8,197\n"
 POND_HEADER = (

@@ -111,8 +111,37 @@ def push_to_both_stores(store: FeatureStore, push_source_name: str, df: pd.DataF
     writer = _online_writer(store)
     for view in views:
         if view.online:
-            writer.write(view.name, df)
+            writer.write(view.name, _latest_row_per_entity(df, view))
     return written
+
+
+def _latest_row_per_entity(df: pd.DataFrame, view: FeatureView) -> pd.DataFrame:
+    """Keep, per entity of ``view``, the first row with the newest event time.
+
+    The online write keeps the newest event time per entity, so that row is the only one of ``df``
+    left in Redis; the others would be written and then overwritten. A batch of many readings per
+    sensor thus costs one Redis write per sensor. The frame is returned unchanged where the
+    reduction could change what Redis ends up with: a field mapping (columns renamed only in the
+    writer), a missing or null key or timestamp (the writer raises on these), or newest rows whose
+    features are all null while older ones are not (the writer skips an all-null frame).
+    """
+    source = view.batch_source
+    if source is None or source.field_mapping:
+        return df
+    keys = [column.name for column in view.entity_columns]
+    timestamp = source.timestamp_field
+    columns = [*keys, timestamp]
+    if not keys or any(column not in df.columns for column in columns) or df[columns].isna().to_numpy().any():
+        return df
+    if not df.duplicated(subset=keys).any():
+        return df
+    frame = df.reset_index(drop=True)
+    # idxmax returns the first row holding the maximum, as the writer keeps the first of equal times.
+    latest = frame.loc[sorted(frame.groupby(keys, sort=False)[timestamp].idxmax())]
+    features = [field.name for field in view.features if field.name in frame.columns]
+    if features and latest[features].isna().to_numpy().all() and not frame[features].isna().to_numpy().all():
+        return df
+    return latest
 
 
 # One writer per store object, so its Redis connection pool and view plans outlive a call.

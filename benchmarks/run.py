@@ -25,6 +25,7 @@ from benchmarks.environment import (
     synthetic_readings,
     synthetic_rolling_features,
 )
+from benchmarks.ingest import run_ingest
 from benchmarks.offline import run_historical, run_materialize, run_offline_write
 from benchmarks.online import run_online_reads, run_online_writes
 from benchmarks.processes import REPO_ROOT, run_import_time, run_peak_memory
@@ -49,6 +50,9 @@ class Plan:
     materialize_runs: int
     offline_write_rows: int
     offline_write_runs: int
+    ingest_readings: int
+    freshness_rate: float  # readings/s offered in the freshness case
+    freshness_seconds: float
 
 
 QUICK = Plan(
@@ -62,6 +66,9 @@ QUICK = Plan(
     materialize_runs=3,
     offline_write_rows=50_400,
     offline_write_runs=3,
+    ingest_readings=20_000,
+    freshness_rate=2_000,
+    freshness_seconds=10,
 )
 FULL = Plan(
     mode="full",
@@ -75,6 +82,9 @@ FULL = Plan(
     materialize_runs=3,
     offline_write_rows=201_600,
     offline_write_runs=3,
+    ingest_readings=200_000,
+    freshness_rate=10_000,
+    freshness_seconds=20,
 )
 
 
@@ -140,6 +150,9 @@ def run_all(plan: Plan) -> dict[str, Any]:
             ("offline_write", lambda: run_offline_write(environment, plan.offline_write_rows, plan.offline_write_runs)),
             ("import_time", run_import_time),
             ("peak_memory", lambda: run_peak_memory(environment, max(plan.historical_sizes), plan.sensors)),
+            ("ingest", lambda: run_ingest(
+                environment, plan.ingest_readings, plan.freshness_rate, plan.freshness_seconds
+            )),
         ]
         for name, step in steps:
             started = time.perf_counter()
@@ -157,7 +170,8 @@ def main() -> int:
     parser.add_argument("--output-dir", type=Path, default=ARTIFACT_DIR, help="folder of the JSON results")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("feast", "urllib3"):
+    # The ingester logs every batch at info, and kafka-python every group change.
+    for noisy in ("feast", "urllib3", "ingestion", "kafka", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     results = run_all(QUICK if args.quick else FULL)

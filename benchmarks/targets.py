@@ -9,6 +9,9 @@ ONLINE_WRITE_MIN_SHARE = 0.5
 HISTORICAL_MIN_SPEEDUP = 10.0
 HISTORICAL_TARGET_ROWS = 100_000
 MATERIALIZE_MIN_SPEEDUP = 5.0
+INGEST_MIN_READINGS_PER_S = 50_000
+FRESHNESS_RATE = 10_000
+FRESHNESS_MAX_P99_S = 1.0
 
 
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -53,7 +56,31 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         speedup >= MATERIALIZE_MIN_SPEEDUP,
         f"{speedup:.2f}x ({results['materialize']['pull_latest_vs_stock_speedup']:.2f}x with pull_latest_features)",
     ))
-    verdicts.append({"target": "ingest >= 50,000 readings/s", "met": None, "measured": "not measured here"})
+    verdicts += _ingest_verdicts(results["ingest"])
+    return verdicts
+
+
+def _ingest_verdicts(ingest: dict[str, Any]) -> list[dict[str, Any]]:
+    verdicts = []
+    for label in ("features_off", "features_on"):
+        rate = ingest[label]["readings_per_s"]
+        verdicts.append(_verdict(
+            f"ingest >= {INGEST_MIN_READINGS_PER_S:,} readings/s ({label.replace('_', ' ')})",
+            rate >= INGEST_MIN_READINGS_PER_S,
+            f"{rate:,.0f} readings/s ({rate / INGEST_MIN_READINGS_PER_S:.1%} of the target; "
+            f"raw consume {ingest['raw_consume']['readings_per_s']:,.0f}/s)",
+        ))
+    offered = ingest["freshness"][0]
+    note = "" if offered["offered_rate"] >= FRESHNESS_RATE else f" (offered {offered['offered_rate']:,.0f}/s, below the target's rate)"
+    if not offered["kept_up"]:
+        measured = f"fell behind: sustained {offered['sustained_readings_per_s']:,.0f} readings/s"
+    else:
+        measured = f"p99 {offered['p99_s']:.2f} s"
+    verdicts.append(_verdict(
+        f"freshness p99 <= {FRESHNESS_MAX_P99_S:.0f} s at {FRESHNESS_RATE:,} readings/s",
+        offered["kept_up"] and offered["offered_rate"] >= FRESHNESS_RATE and offered["p99_s"] <= FRESHNESS_MAX_P99_S,
+        measured + note,
+    ))
     return verdicts
 
 
@@ -121,6 +148,21 @@ def format_table(results: dict[str, Any]) -> str:
         f"traced peak {memory['plugin']['tracemalloc_peak_mib']:.0f} / {memory['stock_feast']['tracemalloc_peak_mib']:.0f} MiB",
         f"no retrieval {memory['baseline_no_retrieval']['max_rss_mib']:.0f} MiB",
     ))
+
+    ingest = results["ingest"]
+    for label in ("features_off", "features_on"):
+        case = ingest[label]
+        stages = sorted(case["stages"].items(), key=lambda item: -item[1]["share"])[:3]
+        rows.append((
+            f"ingest ({label.replace('_', ' ')})", ingest["case"],
+            f"{case['readings_per_s']:,.0f} readings/s; top stages "
+            + ", ".join(f"{name} {stage['share']:.0%}" for name, stage in stages),
+            f"raw consume {ingest['raw_consume']['readings_per_s']:,.0f}/s",
+        ))
+    for case in ingest["freshness"]:
+        delay = f"p50 {case['p50_s']:.2f} / p99 {case['p99_s']:.2f} s" if "p50_s" in case else "nothing written"
+        state = "kept up" if case["kept_up"] else f"fell behind, sustained {case['sustained_readings_per_s']:,.0f}/s"
+        rows.append(("ingest freshness", case["case"], f"{delay}; {state}", f"sent {case['sent_per_s']:,.0f}/s"))
 
     headers = ("area", "case", "measured", "reference")
     widths = [max(len(row[index]) for row in [headers, *rows]) for index in range(4)]

@@ -32,6 +32,14 @@ from typing import Any, Final
 import jsonschema
 
 from aquafs.errors import InvalidReadingError
+from ingestion.validation import (
+    MEASUREMENT_FIELDS,
+    REASON_MISSING_FIELD,
+    REASON_NOT_FINITE,
+    REASON_TIMESTAMP_NAIVE,
+    REASON_TIMESTAMP_UNPARSEABLE,
+    REASON_WRONG_TYPE,
+)
 
 __all__ = [
     "CONTENT_TYPE",
@@ -59,27 +67,15 @@ CONTENT_TYPE: Final = "application/json"
 # one message from holding a batch's memory.
 MAX_MESSAGE_BYTES: Final = 64 * 1024
 
-MEASUREMENT_FIELDS: Final = (
-    "water_temp_c",
-    "ph",
-    "turbidity_ntu",
-    "dissolved_oxygen_mg_l",
-    "ammonia_mg_l",
-    "nitrate_mg_l",
-)
-
 # Stable reason codes of the decoding stage. Where a check overlaps one of validate_reading's, the
-# code is the same (wrong_type, missing_field, not_finite, timestamp_*), so the loader and the
-# ingester report one fault one way.
+# code is validate_reading's own constant, so the loader and the ingester report one fault one way.
 REASON_PAYLOAD_TOO_LARGE: Final = "payload_too_large"
 REASON_INVALID_JSON: Final = "invalid_json"
-REASON_NON_FINITE_NUMBER: Final = "not_finite"
 REASON_UNKNOWN_SCHEMA_VERSION: Final = "unknown_schema_version"
 REASON_SCHEMA_VIOLATION: Final = "schema_violation"
-REASON_WRONG_TYPE: Final = "wrong_type"
-REASON_MISSING_FIELD: Final = "missing_field"
-REASON_NAIVE_TIMESTAMP: Final = "timestamp_naive"
-REASON_INVALID_TIMESTAMP: Final = "timestamp_unparseable"
+REASON_NON_FINITE_NUMBER: Final = REASON_NOT_FINITE
+REASON_NAIVE_TIMESTAMP: Final = REASON_TIMESTAMP_NAIVE
+REASON_INVALID_TIMESTAMP: Final = REASON_TIMESTAMP_UNPARSEABLE
 
 # JSON Schema keywords whose failure has a more specific reason than schema_violation.
 _SCHEMA_REASONS: Final = {"type": REASON_WRONG_TYPE, "required": REASON_MISSING_FIELD}

@@ -27,6 +27,8 @@ class RebalanceTracker(ConsumerRebalanceListener):
         self._revoked: set[TopicPartition] = set()
         self.last_change: float | None = None
         """Monotonic time of the last assignment or revocation; None before the first join."""
+        self.assigned: frozenset[TopicPartition] = frozenset()
+        """Partitions this consumer owns now, as the group last assigned them."""
 
     def begin_batch(self) -> None:
         """Forget revocations of earlier batches."""
@@ -46,6 +48,7 @@ class RebalanceTracker(ConsumerRebalanceListener):
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self.last_change = time.monotonic()
+        self.assigned = self.assigned | frozenset(assigned)
         logger.info("partitions assigned: %s", _describe(assigned))
 
     def _forget(self, partitions: list[TopicPartition], how: str) -> None:
@@ -53,6 +56,7 @@ class RebalanceTracker(ConsumerRebalanceListener):
             return
         logger.info("partitions %s: %s", how, _describe(partitions))
         self.last_change = time.monotonic()
+        self.assigned = self.assigned - frozenset(partitions)
         with self._lock:
             self._revoked.update(partitions)
         for partition in partitions:

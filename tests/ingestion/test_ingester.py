@@ -24,6 +24,7 @@ from feast import FeatureStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
 
 from aquafs.errors import InvalidReadingError
 from aquafs.feast_store import apply_repo, open_store
@@ -107,6 +108,14 @@ def _read_topic(settings: Settings, topic: str, expected: int, timeout_seconds: 
         return records
     finally:
         consumer.close(autocommit=False)
+
+
+def _wait_for(condition: Callable[[], bool], *, timeout_seconds: float, state: Callable[[], object]) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout_seconds:.0f} s; state: {state()}")
+        time.sleep(0.5)
 
 
 def _committed(settings: Settings, group: str) -> dict[int, int]:
@@ -478,21 +487,37 @@ def test_two_ingesters_in_one_group_match_expected_state(
     settings: Settings, feast_store, unique_name: Callable[[str], str]
 ) -> None:
     topic, group = unique_name("ingest_group"), unique_name("group")
-    messages = _synthetic(600, sensors_per_pond=3, seed=21)
-    _produce(settings, topic, (to_outgoing(m) for m in messages))
+    admin = KafkaAdminClient(**settings.kafka.client_options())
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+    finally:
+        admin.close()
     ingesters = [
-        _ingester(feast_store.settings, feast_store.store, topic, group, batch_size=30, idle_exit_seconds=10.0)
+        _ingester(feast_store.settings, feast_store.store, topic, group, batch_size=30, idle_exit_seconds=None)
         for _ in range(2)
     ]
     threads = [threading.Thread(target=ingester.run, daemon=True) for ingester in ingesters]
     for thread in threads:
         thread.start()
+    # Produce only once both members own partitions, so neither can drain the topic alone.
+    assignments = lambda: [sorted(p.partition for p in ingester._tracker.assigned) for ingester in ingesters]  # noqa: E731
+    _wait_for(lambda: all(ingester._tracker.assigned for ingester in ingesters), timeout_seconds=120, state=assignments)
+    messages = _synthetic(600, sensors_per_pond=3, seed=21)
+    _produce(settings, topic, (to_outgoing(m) for m in messages))
+    _wait_for(
+        lambda: sum(_committed(settings, group).values()) == len(messages),
+        timeout_seconds=120,
+        state=lambda: {"committed": _committed(settings, group), "assigned": assignments()},
+    )
+    for ingester in ingesters:
+        ingester.request_stop()
     for thread in threads:
-        thread.join(timeout=90)
+        thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads)
 
     consumed = [ingester.metrics.consumed.labels(topic)._value.get() for ingester in ingesters]
-    assert all(count > 0 for count in consumed), f"one ingester got no partition: {consumed}"
+    assert all(count > 0 for count in consumed), f"one ingester consumed nothing: {consumed}"
+    assert sum(consumed) >= len(messages)
     rows = _offline_rows(feast_store.settings.postgres)
     assert len(rows) == len(messages)
     assert _online(feast_store.store, {m.sensor_id for m in messages}) == _newest(messages)

@@ -154,8 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # Feast flags every on-demand view as experimental on each call, and libraries under Great
-    # Expectations raise DeprecationWarnings on import; neither is news to the person at the terminal.
+    # Feast warns on every call that on-demand views are experimental. Libraries under Great
+    # Expectations raise DeprecationWarnings on import. Neither helps the person at the terminal.
     warnings.filterwarnings("ignore", message="On demand feature view is an experimental feature")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     try:

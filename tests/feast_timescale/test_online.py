@@ -67,7 +67,7 @@ def test_late_reading_after_materialization_reaches_online(feast_store: FeastTes
     assert online_temperature(feast_store, SENSOR_30) == 23.0
 
 
-def test_value_older_than_ttl_is_not_served_as_fresh(feast_store: FeastTestStore) -> None:
+def test_stale_value_is_blanked(feast_store: FeastTestStore) -> None:
     push_to_both_stores(feast_store.store, "water_readings_push", reading_rows(SENSOR_30, [T0], [20.0]))
     rows = [{"sensor_id": SENSOR_30}]
 

@@ -1,4 +1,4 @@
-"""Smoke tests: each real service of the local stack answers a round trip."""
+"""Smoke tests: a round trip to each real service of the local stack."""
 
 from __future__ import annotations
 

@@ -40,9 +40,11 @@ from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from aquafs.errors import AquaError, TransientError
+from aquafs.logs import configure_logging
 from aquafs.settings import KafkaSettings, PostgresSettings, Settings, load_settings
 from ingestion.audit import record_batch
 from ingestion.batch import BatchResult, FeatureStream, PartitionState, process_records
+from ingestion.cli_types import positive_int
 from ingestion.dead_letter import DeadLetterSink
 from ingestion.metrics import IngesterMetrics
 from ingestion.rebalance import RebalanceTracker
@@ -366,11 +368,11 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
                              "(default: %(default)s, AQUA_KAFKA__CONSUMER_GROUP)")
     parser.add_argument("--dead-letter-topic", default=kafka.dead_letter_topic,
                         help="topic for rejected messages (default: %(default)s, AQUA_KAFKA__DEAD_LETTER_TOPIC)")
-    parser.add_argument("--batch-size", type=_positive_int, default=500,
+    parser.add_argument("--batch-size", type=positive_int, default=500,
                         help="maximum messages per batch, i.e. per write and commit (default: %(default)s)")
-    parser.add_argument("--poll-timeout-ms", type=_positive_int, default=1000,
+    parser.add_argument("--poll-timeout-ms", type=positive_int, default=1000,
                         help="how long one poll waits for messages, in milliseconds (default: %(default)s)")
-    parser.add_argument("--max-batches", type=_positive_int, default=None,
+    parser.add_argument("--max-batches", type=positive_int, default=None,
                         help="stop after this many non-empty batches (default: run until stopped)")
     parser.add_argument("--idle-exit-seconds", type=float, default=None,
                         help="stop after this many seconds without a message (default: wait forever)")
@@ -380,7 +382,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
                         help="serve Prometheus metrics on this TCP port; 0 turns them off (default: 0)")
     parser.add_argument("--metrics-host", default="127.0.0.1",
                         help="address the metrics server binds to (default: %(default)s)")
-    parser.add_argument("--session-timeout-ms", type=_positive_int, default=45_000,
+    parser.add_argument("--session-timeout-ms", type=positive_int, default=45_000,
                         help="how long the group waits for a silent member before giving its partitions "
                              "to others, in milliseconds (default: %(default)s)")
     parser.add_argument("--max-retry-delay-seconds", type=float, default=30.0,
@@ -456,20 +458,6 @@ def default_feature_stream_factory() -> Callable[[], FeatureStream] | None:
         logger.warning("transforms.stream is not available; writing readings without features")
         return None
     return StreamFeatureEngine
-
-
-def configure_logging(settings: Settings) -> None:
-    """Send the project's log lines to stderr, as text or JSON per AQUA_LOG_FORMAT."""
-    from aquafs.logs import configure_logging as configure_project_logging
-
-    configure_project_logging(settings)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 if __name__ == "__main__":

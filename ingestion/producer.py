@@ -27,6 +27,7 @@ from kafka.errors import KafkaError
 
 from aquafs.logs import configure_logging
 from aquafs.settings import KafkaSettings, Settings, load_settings
+from ingestion.cli_types import non_negative_float, non_negative_int, positive_int, probability
 from ingestion.history import default_data_dir, history_messages
 from ingestion.schema import ReadingMessage, encode_message, message_headers, message_key
 from ingestion.synthetic import FaultRates, OutgoingMessage, SyntheticConfig, synthetic_messages
@@ -150,10 +151,10 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     )
     replay_parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
                                help="folder with the dataset folders (default: %(default)s)")
-    replay_parser.add_argument("--speedup", type=_non_negative_float, default=60.0,
+    replay_parser.add_argument("--speedup", type=non_negative_float, default=60.0,
                                help="how many times faster than real time to send: 60 sends one hour of "
                                     "history per minute; 0 sends as fast as possible (default: %(default)s)")
-    replay_parser.add_argument("--limit", type=_non_negative_int, default=0,
+    replay_parser.add_argument("--limit", type=non_negative_int, default=0,
                                help="send only the first N readings in event-time order; 0 sends all "
                                     "(default: %(default)s)")
     replay_parser.add_argument("--sensor", action="append", default=None, metavar="SENSOR_ID",
@@ -165,24 +166,24 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
                     "Fault options are probabilities per message, from 0 to 1.",
     )
     synthetic_parser.add_argument("--site", default="synthetic", help="site id (default: %(default)s)")
-    synthetic_parser.add_argument("--ponds", type=_positive_int, default=2,
+    synthetic_parser.add_argument("--ponds", type=positive_int, default=2,
                                   help="number of ponds (default: %(default)s)")
-    synthetic_parser.add_argument("--sensors-per-pond", type=_positive_int, default=2,
+    synthetic_parser.add_argument("--sensors-per-pond", type=positive_int, default=2,
                                   help="sensors per pond (default: %(default)s)")
-    synthetic_parser.add_argument("--rate", type=_non_negative_float, default=10.0,
+    synthetic_parser.add_argument("--rate", type=non_negative_float, default=10.0,
                                   help="messages per second over all sensors; 0 sends as fast as possible "
                                        "(default: %(default)s)")
     amount = synthetic_parser.add_mutually_exclusive_group()
-    amount.add_argument("--count", type=_positive_int, default=None,
+    amount.add_argument("--count", type=positive_int, default=None,
                         help="stop after this many messages (default: 100 unless --duration is given)")
-    amount.add_argument("--duration", type=_non_negative_float, default=None,
+    amount.add_argument("--duration", type=non_negative_float, default=None,
                         help="stop after this many seconds of sending")
     synthetic_parser.add_argument("--seed", type=int, default=None,
                                   help="random seed, for a repeatable run (default: random)")
     for name, meaning in FaultRates.descriptions().items():
-        synthetic_parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=_probability, default=0.0,
+        synthetic_parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=probability, default=0.0,
                                       help=f"probability per message of {meaning} (default: 0)")
-    synthetic_parser.add_argument("--late-by-seconds", type=_non_negative_float, default=3600.0,
+    synthetic_parser.add_argument("--late-by-seconds", type=non_negative_float, default=3600.0,
                                   help="how far behind the clock a late message's event time is, in seconds "
                                        "(default: %(default)s)")
     return parser
@@ -231,34 +232,6 @@ def _take(messages: Iterator[ReadingMessage], limit: int) -> Iterator[ReadingMes
         if index >= limit:
             return
         yield message
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got {text!r}")
-    return value
 
 
 if __name__ == "__main__":

@@ -84,9 +84,9 @@ def apply_repo(store: FeatureStore, repo_path: Path = FEATURE_REPO) -> None:
 def push_to_both_stores(store: FeatureStore, push_source_name: str, df: pd.DataFrame) -> int:
     """Write ``df`` to the offline store, then to the online store of every view fed by the push source.
 
-    The offline write comes first and is idempotent on (entity, event time), so a failure at any
-    step leaves a state that calling this again with the same frame repairs: the offline insert
-    skips rows it already holds, and the Redis write keeps the newest event time per entity. The
+    The offline write comes first and is idempotent on (entity, event time). So after a failure at
+    any step, calling this again with the same frame repairs the state: the offline insert skips
+    rows it already contains, and the Redis write keeps the newest event time per entity. The
     online write goes through :class:`aquafs.redis_online.OnlineWriter`, which stores the same
     bytes as Feast's ``write_to_online_store`` with less overhead per row.
     Feast's own ``push`` writes online first, so a failed offline write there leaves Redis ahead

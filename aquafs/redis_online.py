@@ -3,7 +3,7 @@
 Feast stores one Redis hash per entity key: the key is the serialized entity key (version 3)
 followed by the project name, each feature is a field named by the murmur3 hash of
 ``"<view>:<feature>"`` containing a serialized ``ValueProto`` (empty bytes for null), and
-``_ts:<view>`` holds the event time as a serialized protobuf ``Timestamp``.
+``_ts:<view>`` contains the event time as a serialized protobuf ``Timestamp``.
 
 :class:`OnlineReader` resolves the views of a feature service or of feature references once and
 then reads with one pipelined ``HMGET`` per (entity, view) in a single round trip. It returns the
@@ -423,7 +423,7 @@ class OnlineWriter:
         empty frame or one whose feature columns are all null writes nothing.
 
         Returns:
-            How many rows were written; the others were not newer than what Redis holds.
+            How many rows were written; the others were not newer than what Redis contains.
 
         Raises:
             ConfigError: ``view_name`` is not a regular feature view of the project.

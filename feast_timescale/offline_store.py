@@ -435,8 +435,8 @@ class PointInTimeJob(RetrievalJob):
 def entity_timestamps_utc(values: pd.Series) -> pd.Series:
     """Convert entity-frame timestamps to UTC.
 
-    Timestamps without a zone are taken as UTC, the zone every store and session of this project
-    works in; a local wall-clock time must be localized by the caller before retrieval.
+    Timestamps without a zone are taken as UTC, because every store and session of this project
+    works in UTC. A caller with local wall-clock times must localize them before retrieval.
     """
     stamps = pd.to_datetime(values, utc=False)
     if getattr(stamps.dt, "tz", None) is None:

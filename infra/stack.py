@@ -388,7 +388,7 @@ def redis_ping(port: int) -> None:
         sock.sendall(b"*1\r\n$4\r\nPING\r\n")
         reply = sock.recv(64)
     if not reply.startswith(b"+PONG"):
-        raise StackError(f"redis answered PING with {reply!r}")
+        raise StackError(f"redis returned {reply!r} to PING, expected +PONG")
 
 
 def redis_up(config: StackConfig) -> None:
@@ -468,7 +468,7 @@ def kafka_resolve_jars() -> None:
 
 
 def kafka_metadata_ready(port: int) -> None:
-    """Send a Metadata v0 request and require at least one live broker in the answer."""
+    """Send a Metadata v0 request and require at least one live broker in the response."""
     client_id = b"aquafs-stack"
     body = struct.pack(">hhih", 3, 0, 7, len(client_id)) + client_id + struct.pack(">i", 0)
     with socket.create_connection((LOOPBACK, port), timeout=2) as sock:

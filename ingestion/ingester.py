@@ -67,7 +67,7 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class IngesterConfig:
-    """What to consume and how; every field has a matching ``aqua-ingester`` option."""
+    """Ingester settings: topics, group, batching and retries. Every field has a matching ``aqua-ingester`` option."""
 
     topic: str
     group_id: str
@@ -125,8 +125,8 @@ class Ingester:
             session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=max(1000, config.session_timeout_ms // 3),
             client_id=f"aqua-ingester-{config.group_id}",
-            # A group can form before the broker has metadata for a new topic, leaving every member
-            # with no partition; a short metadata age makes the rebalance that fixes it come soon.
+            # A group can form before the broker has metadata for a new topic, which leaves every
+            # member without a partition. A short metadata age brings the rebalance that fixes it sooner.
             metadata_max_age_ms=METADATA_MAX_AGE_MS,
             **kafka.client_options(),
         )
@@ -235,8 +235,8 @@ class Ingester:
         try:
             self._retry("commit", commit)
         except CommitFailedError as error:
-            # The group rebalanced while the batch was written; whoever owns the partitions now
-            # starts from the last commit, and the stores absorb the repeat.
+            # The group rebalanced while the batch was written. The new owner of each partition
+            # starts from the last commit, and the idempotent stores absorb the repeat.
             logger.warning("offset commit rejected after a rebalance; the batch will be re-delivered: %s", error)
             for partition in offsets:
                 self._drop_partition_state(partition)

@@ -78,7 +78,7 @@ class StoreWriter:
             How many readings were new to the offline store; the rest it already held.
 
         Raises:
-            TransientError: Redis, PostgreSQL or the registry did not answer; nothing needs undoing
+            TransientError: Redis, PostgreSQL or the registry did not respond; nothing needs undoing
                 before calling again with the same frames.
         """
         try:

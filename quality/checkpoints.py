@@ -4,7 +4,7 @@
   dead-letter, each with the expectation that rejected it.
 - :func:`check_training_set_or_raise` stops training with :class:`DataQualityError`, listing every
   failed expectation, when the labelled frame or its time split is unsound.
-- :func:`run_store_checkpoints` validates what the database holds and renders Data Docs
+- :func:`run_store_checkpoints` validates the stored readings and features and renders Data Docs
   (``aquafs quality``).
 """
 

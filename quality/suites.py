@@ -26,7 +26,7 @@ SENSOR_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*/[a-z0-9][a-z
 # Loggers whose real-time clock lost power restart at their epoch (1970 or 2000); no reading in this
 # project predates 2019, so anything before it is a clock fault, not history.
 EARLIEST_PLAUSIBLE_TIMESTAMP: Final = datetime.fromisoformat("2019-01-01T00:00:00+00:00")
-# Name of the expectation parameter that holds the latest accepted event time in the suite built
+# Name of the expectation parameter that contains the latest accepted event time in the suite built
 # without a fixed ``now``; pass it to each run as ``now + FUTURE_TOLERANCE``.
 LATEST_EVENT_TIMESTAMP_PARAMETER: Final = "latest_event_timestamp"
 # Every sensor of both datasets measures water temperature, so a batch where more than 5 % of rows

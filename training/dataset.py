@@ -40,7 +40,7 @@ class LabelSpec:
 
     horizon: timedelta = timedelta(minutes=60)
     tolerance: timedelta = timedelta(minutes=5)
-    """Longest wait after t + horizon for a reading to serve as the label; rows without one are dropped."""
+    """Maximum wait after t + horizon for a reading to serve as the label. Rows without one are dropped."""
     step: timedelta = timedelta(minutes=5)
     """Spacing of entity rows per sensor."""
 

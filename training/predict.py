@@ -109,7 +109,7 @@ def get_online_features_http(
     ``<view>__age_seconds`` is computed from the server's event timestamps at the local clock.
 
     Raises:
-        TransientError: the server did not answer or returned an HTTP error.
+        TransientError: the server did not respond or returned an HTTP error.
     """
     rows = [_request_row(row, datetime.now(UTC)) for row in entity_rows]
     entities: dict[str, list[Any]] = {key: [row[key] for row in rows] for key in rows[0]}
@@ -124,7 +124,7 @@ def get_online_features_http(
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
             payload = json.loads(response.read())
     except OSError as error:
-        raise TransientError(f"feature server {base_url} did not answer /get-online-features: {error}") from error
+        raise TransientError(f"feature server {base_url} failed to respond to /get-online-features: {error}") from error
     return _frame_from_server_payload(payload, rows)
 
 

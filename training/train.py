@@ -57,7 +57,7 @@ class Metrics:
 
 @dataclass(frozen=True)
 class TrainingResult:
-    """What :func:`train_model` produced."""
+    """Paths and metadata of a model saved by :func:`train_model`."""
 
     model_path: Path
     metadata_path: Path

@@ -109,4 +109,4 @@ def _wait_for_http(url: str, server: subprocess.Popen[str], timeout_seconds: flo
                 return
         except OSError:
             time.sleep(0.5)
-    pytest.fail(f"feast serve did not answer {url} within {timeout_seconds:.0f} s")
+    pytest.fail(f"feast serve did not respond at {url} within {timeout_seconds:.0f} s")

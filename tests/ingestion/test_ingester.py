@@ -249,7 +249,7 @@ def _malformed_corpus(now: datetime) -> list[tuple[OutgoingMessage, str]]:
     ]
 
 
-def test_malformed_messages_go_to_dead_letters_and_good_ones_are_written(
+def test_malformed_messages_dead_lettered_good_written(
     settings: Settings, feast_store, unique_name: Callable[[str], str]
 ) -> None:
     topic = unique_name("ingest_malformed")
